@@ -1,0 +1,85 @@
+"""The public JSON API, version 1 (/api/v1/).
+
+A contract: paths and fields only grow within v1; the OpenAPI document is
+committed (docs/api/openapi-v1.json) and CI fails when the code drifts from it.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema
+from ninja.errors import HttpError, ValidationError
+
+from lienthong import __version__
+from lienthong.directory.api import router as directory_router
+from lienthong.errors import ApiError, invalid_input
+from lienthong.node import this_node
+
+api = NinjaAPI(
+    title="Liên Thông API",
+    version="1",
+    description=(
+        "Public API of a Liên Thông node: the national directory of administrative units, "
+        "agencies and postal codes, and the node's identity. Errors carry a stable `code` "
+        "and a message in Vietnamese and English."
+    ),
+    urls_namespace="api-v1",
+    openapi_extra={"info": {"x-software-version": __version__}},
+)
+
+
+class AgencyRef(Schema):
+    identifier: str
+    name: str
+
+
+class NodeOut(Schema):
+    identifier: str
+    name: str
+    role: str
+    role_label: str
+    agencies: list[AgencyRef]
+
+
+@api.exception_handler(ApiError)
+def on_api_error(request: HttpRequest, exc: ApiError):
+    return api.create_response(request, exc.body(), status=exc.status)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError):
+    details = [
+        {"loc": [str(part) for part in error.get("loc", [])], "msg": str(error.get("msg", ""))}
+        for error in exc.errors
+    ]
+    return on_api_error(request, invalid_input(details))
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError):
+    return on_api_error(
+        request,
+        ApiError(
+            status=exc.status_code,
+            code=f"http_{exc.status_code}",
+            message_vi=str(exc),
+            message_en=str(exc),
+        ),
+    )
+
+
+@api.get("/node", response=NodeOut, tags=["node"], summary="This node's identity")
+def node(request: HttpRequest):
+    identity = this_node()
+    return {
+        "identifier": identity.identifier,
+        "name": identity.name,
+        "role": identity.role,
+        "role_label": identity.role_label,
+        "agencies": [
+            {"identifier": a.identifier, "name": a.name} for a in identity.hosted_agencies()
+        ],
+    }
+
+
+api.add_router("/", directory_router)

@@ -1,0 +1,38 @@
+"""The ``lienthong`` command: manage.py with clearer names.
+
+    lienthong demo                  set up the embedded demo and serve it
+    lienthong serve                 production server (granian)
+    lienthong import-units          administrative units from vietnam-provinces
+    lienthong import-agencies       central agencies, committees and departments
+    lienthong import-postal-codes   postal codes from the official CSV layout
+    lienthong openapi --check       compare the API with the committed document
+    lienthong <django command>      migrate, createsuperuser, check, shell, ...
+
+Hyphenated names map to the management commands of the same name with
+underscores, so ``lienthong help import-units`` works as well.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lienthong.settings")
+    from django.core.management import execute_from_command_line
+
+    if len(argv) < 2:
+        argv.append("help")
+    argv[0] = "lienthong"
+    for index in (1, 2):
+        if index < len(argv) and not argv[index].startswith("-") and "-" in argv[index]:
+            argv[index] = argv[index].replace("-", "_")
+        if argv[1] != "help":
+            break
+    execute_from_command_line(argv)
+
+
+if __name__ == "__main__":
+    main()

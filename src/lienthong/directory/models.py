@@ -1,0 +1,229 @@
+"""The national directory: administrative units, agencies, nodes and postal codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from lienthong.directory.identifiers import MAX_LENGTH, validate_identifier
+from lienthong.text import fold
+
+# The two-level structure (provinces, communes) in force since 1 July 2025
+# (Resolution 202/2025/QH15 for provinces; the commune-level resolutions of the
+# Standing Committee of the National Assembly took effect the same day).
+STRUCTURE_2025_VALID_FROM = dt.date(2025, 7, 1)
+
+
+class UnitLevel(models.TextChoices):
+    PROVINCE = "province", _("Province")
+    COMMUNE = "commune", _("Commune")
+
+
+class UnitQuerySet(models.QuerySet):
+    def valid_on(self, day: dt.date) -> UnitQuerySet:
+        """Units in force on ``day``: a dossier filed then keeps the unit it was filed under."""
+        return self.filter(valid_from__lte=day).filter(
+            Q(valid_to__isnull=True) | Q(valid_to__gte=day)
+        )
+
+    def current(self) -> UnitQuerySet:
+        return self.valid_on(timezone.localdate())
+
+    def provinces(self) -> UnitQuerySet:
+        return self.filter(level=UnitLevel.PROVINCE)
+
+    def communes(self) -> UnitQuerySet:
+        return self.filter(level=UnitLevel.COMMUNE)
+
+
+class AdministrativeUnit(models.Model):
+    """A province or a commune, as one version valid over a period.
+
+    A reorganisation does not rewrite a unit: it closes the old version
+    (``valid_to``) and adds a new one, so that a dossier keeps pointing at the
+    unit it was filed under.
+    """
+
+    code = models.CharField(
+        _("statistics code"),
+        max_length=5,
+        help_text=_(
+            "Code of the General Statistics Office: 2 digits for a province, 5 for a commune."
+        ),
+    )
+    level = models.CharField(_("level"), max_length=10, choices=UnitLevel.choices)
+    division_type = models.CharField(_("division type"), max_length=40)
+    name = models.CharField(_("name"), max_length=120)
+    codename = models.SlugField(_("code name"), max_length=120)
+    search_name = models.CharField(max_length=240, db_index=True, editable=False)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent unit"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+    phone_code = models.PositiveSmallIntegerField(_("telephone area code"), null=True, blank=True)
+    valid_from = models.DateField(_("valid from"), default=STRUCTURE_2025_VALID_FROM)
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=120, blank=True)
+
+    objects = UnitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("administrative unit")
+        verbose_name_plural = _("administrative units")
+        ordering = ["level", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["level", "code"],
+                condition=Q(valid_to__isnull=True),
+                name="directory_unit_one_open_version",
+            ),
+            models.UniqueConstraint(
+                fields=["level", "code", "valid_from"], name="directory_unit_version"
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="directory_unit_validity_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.search_name = fold(f"{self.name} {self.codename.replace('_', ' ')}")
+        super().save(*args, **kwargs)
+
+    @property
+    def is_current(self) -> bool:
+        today = timezone.localdate()
+        return self.valid_from <= today and (self.valid_to is None or self.valid_to >= today)
+
+
+class Node(models.Model):
+    """A deployment of Liên Thông run by one organisation (DESIGN.md, "Shape of the system")."""
+
+    class Role(models.TextChoices):
+        CENTRAL = "central", _("Central")
+        PROVINCIAL = "provincial", _("Provincial")
+        SECTOR = "sector", _("Sector")
+
+    identifier = models.CharField(_("identifier"), max_length=120, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    base_url = models.URLField(_("base URL"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("node")
+        verbose_name_plural = _("nodes")
+        ordering = ["identifier"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgencyKind(models.TextChoices):
+    MINISTRY = "ministry", _("Ministry")
+    MINISTRY_LEVEL = "ministry_level", _("Ministry-level agency")
+    PROVINCIAL_COMMITTEE = "provincial_committee", _("Provincial People's Committee")
+    DEPARTMENT = "department", _("Provincial department")
+    COMMUNE_COMMITTEE = "commune_committee", _("Commune People's Committee")
+
+
+class Agency(models.Model):
+    """A state agency with its electronic identifier (Decision 20/2020/QĐ-TTg)."""
+
+    identifier = models.CharField(
+        _("electronic identifier"),
+        max_length=MAX_LENGTH,
+        unique=True,
+        validators=[validate_identifier],
+    )
+    identifier_generated = models.BooleanField(
+        _("identifier generated"),
+        default=False,
+        help_text=_(
+            "Set when no official identifier is known and one was generated (docs/identifiers.md)."
+        ),
+    )
+    name = models.CharField(_("name"), max_length=255)
+    kind = models.CharField(_("kind"), max_length=30, choices=AgencyKind.choices)
+    search_name = models.CharField(max_length=510, db_index=True, editable=False)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent agency"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+    unit = models.ForeignKey(
+        AdministrativeUnit,
+        verbose_name=_("administrative unit"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="agencies",
+    )
+    node = models.ForeignKey(
+        Node,
+        verbose_name=_("hosting node"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="agencies",
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("agency")
+        verbose_name_plural = _("agencies")
+        ordering = ["identifier"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.identifier})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.search_name = fold(f"{self.name} {self.identifier}")
+        super().save(*args, **kwargs)
+
+
+postal_code_validator = RegexValidator(
+    r"^[0-9]{5}$",
+    message=_("A postal code has exactly 5 digits."),
+    code="postal_code_format",
+)
+
+
+class PostalCode(models.Model):
+    """A national postal code (mã bưu chính) assigned to an administrative unit."""
+
+    code = models.CharField(_("postal code"), max_length=5, validators=[postal_code_validator])
+    unit = models.ForeignKey(
+        AdministrativeUnit,
+        verbose_name=_("administrative unit"),
+        on_delete=models.PROTECT,
+        related_name="postal_codes",
+    )
+    label = models.CharField(_("assigned to"), max_length=255, blank=True)
+    source = models.CharField(_("source"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("postal code")
+        verbose_name_plural = _("postal codes")
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "unit"], name="directory_postal_code_unit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.unit}"

@@ -1,0 +1,63 @@
+"""Serve the node with granian, the production WSGI server."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+def granian_argv(*, host: str, port: int, workers: int, threads: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--no-ws",
+        "lienthong.wsgi:application",
+    ]
+
+
+class Command(BaseCommand):
+    help = "Serve the node (granian, WSGI). Static files are collected first in production."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--host",
+            default=os.environ.get("LIENTHONG_HOST", "127.0.0.1"),
+            help="Address to listen on; '::' listens on IPv6 and IPv4.",
+        )
+        parser.add_argument(
+            "--port", type=int, default=int(os.environ.get("LIENTHONG_PORT", "8000"))
+        )
+        parser.add_argument(
+            "--workers", type=int, default=int(os.environ.get("LIENTHONG_WORKERS", "2"))
+        )
+        parser.add_argument(
+            "--threads", type=int, default=int(os.environ.get("LIENTHONG_THREADS", "4"))
+        )
+
+    def handle(self, *args, **options):
+        if settings.PRODUCTION:
+            call_command("collectstatic", interactive=False, verbosity=0)
+        argv = granian_argv(
+            host=options["host"],
+            port=options["port"],
+            workers=options["workers"],
+            threads=options["threads"],
+        )
+        sys.stdout.flush()
+        # Replace this process so signals from the supervisor reach granian directly.
+        os.execv(argv[0], argv)  # noqa: S606

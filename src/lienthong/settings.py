@@ -1,0 +1,190 @@
+"""Django settings for a Liên Thông node, read from the environment.
+
+See docs/configuration.md for every variable. Defaults suit a developer's
+machine and the embedded demo (SQLite in ./data); production sets
+LIENTHONG_ENV=production and the system checks in lienthong.checks refuse an
+unsafe combination at start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from lienthong.config import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+    load_or_create_secret_key,
+)
+from lienthong.log_config import build_logging
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+ENVIRONMENT = env_choice("LIENTHONG_ENV", ("development", "production"), "development")
+PRODUCTION = ENVIRONMENT == "production"
+
+DATA_DIR = Path(env_str("LIENTHONG_DATA_DIR", "data")).resolve()
+
+DEBUG = env_bool("LIENTHONG_DEBUG", default=not PRODUCTION)
+SECRET_KEY = load_or_create_secret_key(DATA_DIR)
+
+ALLOWED_HOSTS = env_list(
+    "LIENTHONG_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
+)
+CSRF_TRUSTED_ORIGINS = env_list("LIENTHONG_CSRF_TRUSTED_ORIGINS")
+
+# --- The node's own identity (DESIGN.md, "Shape of the system") -------------
+NODE_IDENTIFIER = env_str("LIENTHONG_NODE_IDENTIFIER", "VN:GOV:000.00.00.G22:node")
+NODE_NAME = env_str("LIENTHONG_NODE_NAME", "Nút trung ương (demo)")
+NODE_ROLE = env_str("LIENTHONG_NODE_ROLE", "central").strip().lower()
+NODE_AGENCIES = env_list("LIENTHONG_NODE_AGENCIES")
+
+# --- Applications -----------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "ninja",
+    "lienthong",
+    "lienthong.audit",
+    "lienthong.directory",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "lienthong.audit.middleware.AuditContextMiddleware",
+]
+
+ROOT_URLCONF = "lienthong.urls"
+WSGI_APPLICATION = "lienthong.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "lienthong.context_processors.node",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+# SQLite is the embedded default; PostgreSQL is for production (DATABASE_URL).
+_default_sqlite = f"sqlite:///{DATA_DIR / 'lienthong.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", _default_sqlite),
+        conn_max_age=env_int("LIENTHONG_DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers proceed while one writer commits; IMMEDIATE makes a
+    # writing transaction take the lock at BEGIN, so two writers queue on
+    # busy_timeout instead of failing with "database is locked" mid-way.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+        ),
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication ---------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+# --- Internationalisation: Vietnamese first, English available --------------
+LANGUAGE_CODE = "vi"
+LANGUAGES = [("vi", _("Vietnamese")), ("en", _("English"))]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+TIME_ZONE = "Asia/Ho_Chi_Minh"
+USE_I18N = True
+USE_TZ = True
+LANGUAGE_COOKIE_NAME = "lienthong_language"
+LANGUAGE_COOKIE_SECURE = PRODUCTION
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+
+# --- Static files -----------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# In development whitenoise serves straight from the app folders, so the demo
+# needs no collectstatic step.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Security ---------------------------------------------------------------
+SESSION_COOKIE_SECURE = env_bool("LIENTHONG_SECURE_COOKIES", default=PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_NAME = "lienthong_session"
+CSRF_COOKIE_NAME = "lienthong_csrf"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_HSTS_SECONDS = env_int("LIENTHONG_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+SECURE_SSL_REDIRECT = env_bool("LIENTHONG_SSL_REDIRECT", default=False)
+if env_bool("LIENTHONG_BEHIND_PROXY", default=False):
+    # Only when a TLS-terminating proxy that sets this header is in front.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("LIENTHONG_MAX_REQUEST_BYTES", 5 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- Logging: readable in development, JSON lines in production -------------
+LOG_FORMAT = env_choice(
+    "LIENTHONG_LOG_FORMAT", ("json", "console"), "json" if PRODUCTION else "console"
+)
+LOG_LEVEL = env_str("LIENTHONG_LOG_LEVEL", "INFO").upper()
+LOGGING = build_logging(LOG_FORMAT, LOG_LEVEL)
+
+# --- The directory ----------------------------------------------------------
+DIRECTORY_PAGE_SIZE = env_int("LIENTHONG_DIRECTORY_PAGE_SIZE", 50)

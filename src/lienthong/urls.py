@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from lienthong import views
+from lienthong.api import api
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("directory/", include("lienthong.directory.urls")),
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,51 @@
+"""Site-wide pages: the node's home page, and health and readiness probes."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from lienthong.directory import selectors
+from lienthong.node import this_node
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    identity = this_node()
+    return render(
+        request,
+        "home.html",
+        {"node": identity, "hosted": identity.hosted_agencies(), "counts": selectors.counts()},
+    )
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. Touches nothing else, so a slow database
+    does not get a healthy process restarted."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: the database answers and every migration is applied."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        checks["migrations"] = "ok" if not pending else f"{len(pending)} pending"
+    except Exception as exc:  # any failure means "not ready", with the reason
+        checks["database"] = f"error: {type(exc).__name__}"
+    ready = all(value == "ok" for value in checks.values()) and "migrations" in checks
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )
