@@ -41,6 +41,10 @@ class NodeOut(Schema):
     agencies: list[AgencyRef]
 
 
+HTTP_ERROR_CODES = {400: "malformed_request", 405: "method_not_allowed"}
+HTTP_ERROR_MESSAGES_VI = {400: "Không đọc được nội dung yêu cầu (JSON không hợp lệ)."}
+
+
 @api.exception_handler(ApiError)
 def on_api_error(request: HttpRequest, exc: ApiError):
     return api.create_response(request, exc.body(), status=exc.status)
@@ -61,14 +65,14 @@ def on_http_error(request: HttpRequest, exc: HttpError):
         request,
         ApiError(
             status=exc.status_code,
-            code=f"http_{exc.status_code}",
-            message_vi=str(exc),
+            code=HTTP_ERROR_CODES.get(exc.status_code, f"http_{exc.status_code}"),
+            message_vi=HTTP_ERROR_MESSAGES_VI.get(exc.status_code, str(exc)),
             message_en=str(exc),
         ),
     )
 
 
-@api.get("/node", response=NodeOut, tags=["node"], summary="This node's identity")
+@api.get("/node", response={200: NodeOut}, tags=["node"], summary="This node's identity")
 def node(request: HttpRequest):
     identity = this_node()
     return {

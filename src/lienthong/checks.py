@@ -13,6 +13,10 @@ from lienthong.directory.identifiers import is_valid_identifier
 from lienthong.node import NODE_ROLES
 
 
+def database_engine() -> str:
+    return settings.DATABASES["default"]["ENGINE"]
+
+
 @register(Tags.security, deploy=False)
 def check_configuration(app_configs=None, **kwargs):
     problems = []
@@ -68,7 +72,7 @@ def check_configuration(app_configs=None, **kwargs):
                 id="lienthong.E013",
             )
         )
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    if database_engine().endswith("sqlite3"):
         problems.append(
             Warning(
                 "Production node on SQLite: one writer at a time, one machine.",

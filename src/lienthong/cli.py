@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lienthong.settings")
     from django.core.management import execute_from_command_line
 
+    from lienthong.config import ConfigurationError
+
     if len(argv) < 2:
         argv.append("help")
     argv[0] = "lienthong"
@@ -31,7 +33,11 @@ def main(argv: list[str] | None = None) -> None:
             argv[index] = argv[index].replace("-", "_")
         if argv[1] != "help":
             break
-    execute_from_command_line(argv)
+    try:
+        execute_from_command_line(argv)
+    except ConfigurationError as exc:
+        # A bad variable is an operator's typo, not a crash: one line, no traceback.
+        sys.exit(f"lienthong: configuration error: {exc}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def env_str(name: str, default: str = "") -> str:
             return Path(file_name).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigurationError(f"{name}_FILE: cannot read {file_name}: {exc}") from exc
-    return os.environ.get(name, default)
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -83,7 +83,8 @@ def load_or_create_secret_key(data_dir: Path) -> str:
     key_file = data_dir / "secret_key"
     if key_file.exists():
         return key_file.read_text(encoding="utf-8").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # Owner-only: the folder holds the key, the SQLite database and demo passwords.
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(64)
     # O_EXCL: two processes starting at once must not each write their own key.
     try:

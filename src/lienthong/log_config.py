@@ -51,6 +51,9 @@ def build_logging(log_format: str, level: str) -> dict:
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Replace Django's own console handlers, which would print each line twice.
+            "django": {"handlers": ["console"], "level": level, "propagate": False},
+            "django.server": {"handlers": ["console"], "level": level, "propagate": False},
             "django.db.backends": {"level": "INFO"},
         },
     }

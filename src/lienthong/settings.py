@@ -173,6 +173,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_HSTS_SECONDS = env_int("LIENTHONG_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = False
 SECURE_SSL_REDIRECT = env_bool("LIENTHONG_SSL_REDIRECT", default=False)
+# Addresses of reverse proxies whose X-Forwarded-For is believed (audit IPs).
+TRUSTED_PROXIES = frozenset(env_list("LIENTHONG_TRUSTED_PROXIES"))
 if env_bool("LIENTHONG_BEHIND_PROXY", default=False):
     # Only when a TLS-terminating proxy that sets this header is in front.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

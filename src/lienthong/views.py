@@ -7,7 +7,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from lienthong.directory import selectors
 from lienthong.node import this_node
@@ -24,25 +24,35 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers. Touches nothing else, so a slow database
     does not get a healthy process restarted."""
     return JsonResponse({"status": "ok"})
 
 
+_migrations_applied = False
+
+
 @never_cache
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database answers and every migration is applied."""
+    """Readiness: the database answers and every migration is applied.
+
+    Loading the migration graph is costly, so once a process has seen every
+    migration applied it only checks the database on later probes.
+    """
+    global _migrations_applied
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         checks["database"] = "ok"
-        executor = MigrationExecutor(connection)
-        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-        checks["migrations"] = "ok" if not pending else f"{len(pending)} pending"
+        if not _migrations_applied:
+            executor = MigrationExecutor(connection)
+            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+            _migrations_applied = not pending
+        checks["migrations"] = "ok" if _migrations_applied else "pending"
     except Exception as exc:  # any failure means "not ready", with the reason
         checks["database"] = f"error: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values()) and "migrations" in checks

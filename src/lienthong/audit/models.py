@@ -62,7 +62,8 @@ class AuditRecord(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.at:%d/%m/%Y %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+        at = timezone.localtime(self.at)
+        return f"{at:%d/%m/%Y %H:%M} {self.actor_label} {self.action} {self.object_repr}"
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None and not self._state.adding:

@@ -60,11 +60,11 @@ class Address:
                 ValidationError(
                     _("%(commune)s is not in %(province)s."),
                     code="commune_not_in_province",
-                    params={"commune": commune.name, "province": province.name},
+                    params={"commune": commune.full_name, "province": province.full_name},
                 )
             ]
         if self.postal_code:
-            if not POSTAL_CODE_RE.match(self.postal_code):
+            if not POSTAL_CODE_RE.fullmatch(self.postal_code):
                 errors["postal_code"] = [
                     ValidationError(
                         _("A postal code has exactly 5 digits."), code="postal_code_format"
@@ -92,7 +92,7 @@ class Address:
 
     def formatted(self, commune: AdministrativeUnit, province: AdministrativeUnit) -> str:
         """The address as written on an envelope: street, commune, province, postal code."""
-        parts = [self.street.strip(), commune.name, province.name]
+        parts = [self.street.strip(), commune.full_name, province.full_name]
         if self.postal_code:
             parts.append(self.postal_code)
         return ", ".join(parts)

@@ -8,6 +8,7 @@ import math
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import translation
 from ninja import Field, Query, Router, Schema
 
 from lienthong.directory import selectors
@@ -19,17 +20,40 @@ router = Router(tags=["directory"])
 
 MAX_PAGE_SIZE = 200
 
+# A calendar day as YYYY-MM-DD only: pydantic alone would also take numbers
+# ("0" as 1 January 1970), which hides client mistakes.
+DAY_OPTIONS = {
+    "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "description": "Units in force on this day, YYYY-MM-DD (default: today)",
+    "json_schema_extra": {"format": "date"},
+}
+
+
+def parse_day(value: str | None, field: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise invalid_input(
+            [{"loc": ["query", field], "msg": f"{value} is not a calendar day"}]
+        ) from exc
+
 
 class PageIn(Schema):
     page: int = Field(1, ge=1, le=100_000, description="1-based page number")
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 
+class DayFilter(Schema):
+    on: str | None = Field(None, **DAY_OPTIONS)
+
+
 class UnitFilter(PageIn):
     q: str = Field("", max_length=200, description="Search words; diacritics optional")
     level: UnitLevel | None = None
     parent: str = Field("", max_length=5, pattern=r"^[0-9]*$", description="Province code")
-    on: dt.date | None = Field(None, description="Units in force on this day (default: today)")
+    on: str | None = Field(None, **DAY_OPTIONS)
 
 
 class AgencyFilter(PageIn):
@@ -113,12 +137,20 @@ class AddressIn(Schema):
     postal_code: str = Field("", max_length=10)
 
 
+class AddressProblem(Schema):
+    field: str
+    code: str
+    message_vi: str
+    message_en: str
+
+
 class AddressOut(Schema):
     valid: bool
-    formatted: str
-    commune: UnitRef
-    province: UnitRef
-    postal_code: str
+    formatted: str = ""
+    commune: UnitRef | None = None
+    province: UnitRef | None = None
+    postal_code: str = ""
+    problems: list[AddressProblem] = []
 
 
 def paginate(queryset: QuerySet, page: PageIn) -> dict:
@@ -144,18 +176,18 @@ def list_units(request: HttpRequest, filters: Query[UnitFilter]):
         query=filters.q,
         level=filters.level.value if filters.level else "",
         parent_code=filters.parent,
-        on=filters.on,
+        on=parse_day(filters.on, "on"),
     )
     return paginate(qs, filters)
 
 
 @router.get(
     "/units/{code}",
-    response={200: UnitOut, 404: ErrorOut},
+    response={200: UnitOut, 404: ErrorOut, 422: ErrorOut},
     summary="One administrative unit by statistics code",
 )
-def get_unit(request: HttpRequest, code: str, on: dt.date | None = None):
-    unit = selectors.unit_by_code(code, on=on)
+def get_unit(request: HttpRequest, code: str, filters: Query[DayFilter]):
+    unit = selectors.unit_by_code(code, on=parse_day(filters.on, "on"))
     if unit is None:
         raise not_found("đơn vị hành chính", "administrative unit", "unit_not_found")
     return unit
@@ -178,7 +210,7 @@ def list_agencies(request: HttpRequest, filters: Query[AgencyFilter]):
 
 @router.get(
     "/agencies/{identifier}",
-    response={200: AgencyOut, 404: ErrorOut},
+    response={200: AgencyOut, 404: ErrorOut, 422: ErrorOut},
     summary="One agency by electronic identifier",
 )
 def get_agency(request: HttpRequest, identifier: str):
@@ -197,29 +229,42 @@ def list_postal_codes(request: HttpRequest, filters: Query[PostalFilter]):
 
 @router.post(
     "/addresses/validate",
-    response={200: AddressOut, 422: ErrorOut},
+    response={200: AddressOut, 400: ErrorOut, 422: ErrorOut},
     summary="Check an address: commune in province, postal code format and ownership",
 )
 def validate_address(request: HttpRequest, payload: AddressIn):
+    """Always 200 for a well-formed request: ``valid`` says whether the address
+    holds, and ``problems`` lists what does not, with stable codes."""
     address = Address(**payload.dict())
     try:
         commune, province = address.validate()
     except DjangoValidationError as exc:
-        raise invalid_input(
-            [
-                {
-                    "loc": ["body", field],
-                    "code": error.code,
-                    "msg": str(error.message % (error.params or {})),
-                }
-                for field, errors in exc.error_dict.items()
-                for error in errors
-            ]
-        ) from exc
+        return {"valid": False, "problems": address_problems(exc)}
     return {
         "valid": True,
         "formatted": address.formatted(commune, province),
         "commune": commune,
         "province": province,
         "postal_code": address.postal_code,
+        "problems": [],
     }
+
+
+def address_problems(exc: DjangoValidationError) -> list[dict]:
+    problems = []
+    for field, errors in exc.error_dict.items():
+        for error in errors:
+            params = error.params or {}
+            with translation.override("vi"):
+                message_vi = str(error.message) % params
+            with translation.override("en"):
+                message_en = str(error.message) % params
+            problems.append(
+                {
+                    "field": field,
+                    "code": error.code,
+                    "message_vi": message_vi,
+                    "message_en": message_en,
+                }
+            )
+    return problems

@@ -7,10 +7,11 @@ the Ministry of Finance (G12), ``000.00.00.G12`` the ministry itself.
 
 Official identifiers are assigned by the managing agencies and published in
 their decisions; the directory marks which ones it holds. Where none is known,
-``generate_*`` below build one in the same format from the statistics codes of
-the administrative units, under level-1 groups that the official scheme does not
-use (``X`` for central agencies, ``T`` for provinces), so a generated identifier
-can never be mistaken for, or collide with, an official one. The scheme is
+one is generated in the same format under a level-1 group that the official
+scheme does not use: ``X`` for central agencies (numbered in the reference data,
+directory/data/agencies.json), ``T`` for provinces (built by ``generate_*``
+below from the statistics codes of the administrative units), so a generated
+identifier can never be mistaken for, or collide with, an official one. The scheme is
 documented in docs/identifiers.md.
 """
 
@@ -23,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 MAX_LENGTH = 35
 _GROUP = r"[0-9A-Z]+"
-IDENTIFIER_RE = re.compile(rf"^{_GROUP}(?:\.{_GROUP})+$")
+IDENTIFIER_RE = re.compile(rf"{_GROUP}(?:\.{_GROUP})+")
 
 GENERATED_CENTRAL_PREFIX = "X"
 GENERATED_PROVINCE_PREFIX = "T"
@@ -31,7 +32,9 @@ GENERATED_PROVINCE_PREFIX = "T"
 
 def is_valid_identifier(value: str) -> bool:
     """True when ``value`` has the Decision 20/2020 shape: 2+ groups, ≤ 35 characters."""
-    return isinstance(value, str) and len(value) <= MAX_LENGTH and bool(IDENTIFIER_RE.match(value))
+    return (
+        isinstance(value, str) and len(value) <= MAX_LENGTH and bool(IDENTIFIER_RE.fullmatch(value))
+    )
 
 
 def validate_identifier(value: str) -> None:
@@ -44,7 +47,7 @@ def validate_identifier(value: str) -> None:
             code="identifier_too_long",
             params={"length": len(value)},
         )
-    if not IDENTIFIER_RE.match(value):
+    if not IDENTIFIER_RE.fullmatch(value):
         raise ValidationError(
             _(
                 "The identifier must be dot-separated groups of digits and capital "
@@ -57,12 +60,6 @@ def validate_identifier(value: str) -> None:
 def level_one_group(identifier: str) -> str:
     """The rightmost group: the ministry or province the agency belongs to."""
     return identifier.rsplit(".", 1)[-1]
-
-
-def generate_central(sequence: int) -> str:
-    """A central agency without a known official identifier: ``000.00.00.X{nn}``."""
-    _check_range("sequence", sequence, 1, 99)
-    return f"000.00.00.{GENERATED_CENTRAL_PREFIX}{sequence:02d}"
 
 
 def generate_provincial_committee(province_code: int) -> str:

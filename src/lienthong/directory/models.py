@@ -103,6 +103,18 @@ class AdministrativeUnit(models.Model):
         super().save(*args, **kwargs)
 
     @property
+    def full_name(self) -> str:
+        """The name with its division type, as written in legal texts: "Tỉnh Đắk Lắk".
+
+        The statistics data names centrally governed cities and communes with
+        their type ("Thành phố Hà Nội", "Xã Lâm Bình") but provinces without it.
+        """
+        division = self.division_type.removesuffix(" trung ương")
+        if not division or fold(self.name).startswith(fold(division) + " "):
+            return self.name
+        return f"{division[:1].upper()}{division[1:]} {self.name}"
+
+    @property
     def is_current(self) -> bool:
         today = timezone.localdate()
         return self.valid_from <= today and (self.valid_to is None or self.valid_to >= today)
@@ -153,6 +165,17 @@ class Agency(models.Model):
         default=False,
         help_text=_(
             "Set when no official identifier is known and one was generated (docs/identifiers.md)."
+        ),
+    )
+    reference_key = models.CharField(
+        _("reference key"),
+        max_length=60,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "Which agency of the reference data this is; empty for agencies added by hand."
         ),
     )
     name = models.CharField(_("name"), max_length=255)

@@ -29,7 +29,7 @@ from lienthong.audit.models import AuditRecord
 from lienthong.directory.models import AdministrativeUnit, PostalCode
 from lienthong.directory.services import IMPORT_SOURCE, ImportRefused, ImportReport
 
-POSTAL_CODE_RE = re.compile(r"^[0-9]{5}$")
+POSTAL_CODE_RE = re.compile(r"[0-9]{5}")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_PROBLEMS = 50
 
@@ -92,7 +92,7 @@ def parse_postal_csv(raw: bytes) -> list[PostalRow]:
             code = record[positions["code"]].strip()
             unit_code = record[positions["unit"]].strip()
             label = record[positions["label"]].strip() if "label" in positions else ""
-            if not POSTAL_CODE_RE.match(code):
+            if not POSTAL_CODE_RE.fullmatch(code):
                 problems.append(f"line {line}: postal code {code!r} is not 5 digits")
             elif not re.fullmatch(r"[0-9]{2}|[0-9]{5}", unit_code):
                 problems.append(

@@ -20,13 +20,14 @@ def _matching(queryset: QuerySet, query: str, code_field: str) -> QuerySet:
     that contain the phrase, then names that merely contain every word.
     """
     terms = search_terms(query)
+    exact_code = query.strip().upper()
     if not terms:
-        return queryset
+        # Nothing searchable once folded (punctuation, symbols): only a code can match.
+        return queryset.filter(**{code_field: exact_code}).annotate(rank=Value(0))
     phrase = " ".join(terms)
     condition = Q()
     for term in terms:
         condition &= Q(search_name__contains=term)
-    exact_code = query.strip().upper()
     condition |= Q(**{code_field: exact_code})
     return queryset.filter(condition).annotate(
         rank=Case(

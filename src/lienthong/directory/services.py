@@ -279,7 +279,7 @@ def bundled_agencies() -> dict[str, Any]:
 
 
 def _lower_first(name: str) -> str:
-    """'Thành phố Hà Nội' -> 'thành phố Hà Nội', for use inside an agency's name."""
+    """'Tỉnh Đắk Lắk' -> 'tỉnh Đắk Lắk', for use inside an agency's name."""
     return name[:1].lower() + name[1:]
 
 
@@ -298,6 +298,7 @@ def desired_agencies(data: dict[str, Any], on: dt.date) -> tuple[list[dict], lis
         identifiers.validate_identifier(entry["identifier"])
         agencies.append(
             {
+                "key": f"central:{fold(entry['name']).replace(' ', '-')}",
                 "identifier": entry["identifier"],
                 "identifier_generated": bool(entry["generated"]),
                 "name": entry["name"],
@@ -311,17 +312,18 @@ def desired_agencies(data: dict[str, Any], on: dt.date) -> tuple[list[dict], lis
     units = AdministrativeUnit.objects.valid_on(on).select_related("parent")
     provinces = sorted((u for u in units if u.level == UnitLevel.PROVINCE), key=lambda u: u.code)
     communes = sorted((u for u in units if u.level == UnitLevel.COMMUNE), key=lambda u: u.code)
-    committee_of: dict[str, str] = {}
+    committee_of: dict[str, str] = {}  # province code -> committee identifier (node names)
     for province in provinces:
         committee = identifiers.generate_provincial_committee(int(province.code))
         committee_of[province.code] = committee
         node_id = _province_node_identifier(committee)
-        place = _lower_first(province.name)
+        place = _lower_first(province.full_name)
         nodes.append(
             {"identifier": node_id, "name": f"Nút Liên Thông {place}", "role": Node.Role.PROVINCIAL}
         )
         agencies.append(
             {
+                "key": f"committee:{province.code}",
                 "identifier": committee,
                 "identifier_generated": True,
                 "name": f"Ủy ban nhân dân {place}",
@@ -334,13 +336,14 @@ def desired_agencies(data: dict[str, Any], on: dt.date) -> tuple[list[dict], lis
         for department in data["provincial_departments"]:
             agencies.append(
                 {
+                    "key": f"department:{province.code}:{department['number']}",
                     "identifier": identifiers.generate_department(
                         int(province.code), department["number"]
                     ),
                     "identifier_generated": True,
                     "name": f"{department['name']} {place}",
                     "kind": AgencyKind.DEPARTMENT,
-                    "parent": committee,
+                    "parent": f"committee:{province.code}",
                     "unit": province.pk,
                     "node": node_id,
                 }
@@ -349,13 +352,14 @@ def desired_agencies(data: dict[str, Any], on: dt.date) -> tuple[list[dict], lis
         province_code = commune.parent.code
         agencies.append(
             {
+                "key": f"commune:{commune.code}",
                 "identifier": identifiers.generate_commune_committee(
                     int(province_code), int(commune.code)
                 ),
                 "identifier_generated": True,
-                "name": f"Ủy ban nhân dân {_lower_first(commune.name)}",
+                "name": f"Ủy ban nhân dân {_lower_first(commune.full_name)}",
                 "kind": AgencyKind.COMMUNE_COMMITTEE,
-                "parent": committee_of[province_code],
+                "parent": f"committee:{province_code}",
                 "unit": commune.pk,
                 "node": _province_node_identifier(committee_of[province_code]),
             }
@@ -368,9 +372,12 @@ def import_agencies(
 ) -> ImportReport:
     """Create or update the nodes and agencies of the reference data.
 
-    Agencies an operator added by hand are left alone; an agency of the
-    reference data whose fields an operator changed is set back, which the
-    audit trail shows.
+    Agencies are matched by their ``reference_key`` (which committee,
+    department or commune they are), not by identifier, so an operator who
+    replaces a generated identifier with the official one in the admin keeps
+    it: the import updates the reference facts (name, kind, parent, unit,
+    node) and never turns an identifier back. Agencies an operator added by
+    hand (no reference key) are left alone.
     """
     from django.utils import timezone
 
@@ -392,22 +399,39 @@ def import_agencies(
             else:
                 report.unchanged += 1
 
-        existing = {a.identifier: a for a in Agency.objects.all()}
-        # Parents come before children in agency_specs, so one pass resolves them.
+        existing = {a.reference_key: a for a in Agency.objects.exclude(reference_key=None)}
+        taken = set(Agency.objects.values_list("identifier", flat=True))
+        clashes = [
+            f"{spec['identifier']} ({spec['name']}) is already used by another agency"
+            for spec in agency_specs
+            if spec["key"] not in existing and spec["identifier"] in taken
+        ]
+        if clashes:
+            raise ImportRefused(clashes)
+        # Parents come before children, so one pass per depth resolves them.
         for level_specs in _by_depth(agency_specs):
             to_create, to_update = [], []
             for spec in level_specs:
                 values = {
-                    "identifier_generated": spec["identifier_generated"],
                     "name": spec["name"],
                     "kind": spec["kind"],
                     "parent_id": existing[spec["parent"]].pk if spec["parent"] else None,
                     "unit_id": spec["unit"],
                     "node_id": nodes[spec["node"]].pk,
                 }
-                agency = existing.get(spec["identifier"])
+                if not spec["identifier_generated"]:
+                    # The reference data itself now knows the official identifier.
+                    values.update(identifier=spec["identifier"], identifier_generated=False)
+                agency = existing.get(spec["key"])
                 if agency is None:
-                    agency = Agency(identifier=spec["identifier"], **values)
+                    agency = Agency(
+                        **{
+                            "reference_key": spec["key"],
+                            "identifier": spec["identifier"],
+                            "identifier_generated": spec["identifier_generated"],
+                            **values,
+                        }
+                    )
                     agency.search_name = fold(f"{agency.name} {agency.identifier}")
                     to_create.append(agency)
                 elif any(getattr(agency, k) != v for k, v in values.items()):
@@ -420,10 +444,19 @@ def import_agencies(
             Agency.objects.bulk_create(to_create, batch_size=500)
             Agency.objects.bulk_update(
                 to_update,
-                ["identifier_generated", "name", "kind", "parent", "unit", "node", "search_name"],
+                [
+                    "identifier",
+                    "identifier_generated",
+                    "name",
+                    "kind",
+                    "parent",
+                    "unit",
+                    "node",
+                    "search_name",
+                ],
                 batch_size=500,
             )
-            existing.update({a.identifier: a for a in to_create})
+            existing.update({a.reference_key: a for a in to_create})
             report.created += len(to_create)
             report.updated += len(to_update)
         if report.changed:

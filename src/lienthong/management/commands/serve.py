@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from lienthong.config import env_int, env_str
+
 
 def granian_argv(*, host: str, port: int, workers: int, threads: int) -> list[str]:
     return [
@@ -36,18 +38,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--host",
-            default=os.environ.get("LIENTHONG_HOST", "127.0.0.1"),
+            default=env_str("LIENTHONG_HOST", "127.0.0.1"),
             help="Address to listen on; '::' listens on IPv6 and IPv4.",
         )
-        parser.add_argument(
-            "--port", type=int, default=int(os.environ.get("LIENTHONG_PORT", "8000"))
-        )
-        parser.add_argument(
-            "--workers", type=int, default=int(os.environ.get("LIENTHONG_WORKERS", "2"))
-        )
-        parser.add_argument(
-            "--threads", type=int, default=int(os.environ.get("LIENTHONG_THREADS", "4"))
-        )
+        parser.add_argument("--port", type=int, default=env_int("LIENTHONG_PORT", 8000))
+        parser.add_argument("--workers", type=int, default=env_int("LIENTHONG_WORKERS", 2))
+        parser.add_argument("--threads", type=int, default=env_int("LIENTHONG_THREADS", 4))
 
     def handle(self, *args, **options):
         if settings.PRODUCTION:

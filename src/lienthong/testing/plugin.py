@@ -1,0 +1,46 @@
+"""pytest plugin (loaded with ``-p lienthong.testing.plugin``): the fixtures every app's tests share.
+
+The test database is created once per run with the national directory
+already imported — 34 provinces, 3,321 communes and their agencies — because
+that is what every node has and what most features build on. Tests run in a
+transaction that is rolled back, so they see that data and leave it intact.
+Avoid ``transaction=True`` tests: their flush would empty the reference data
+for the tests after them (use ``serialized_rollback=True`` if one is needed).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lienthong.testing.browser import *  # noqa: F403  (browser fixtures)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(tmp_path_factory, django_db_modify_db_settings_parallel_suffix):
+    """SQLite tests use a file, not memory, so a live-server thread sees the same data."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        database.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.mktemp("db") / "test.sqlite3"
+        )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Import the national directory once into the fresh test database."""
+    from lienthong.directory import services
+
+    with django_db_blocker.unblock():
+        data, source = services.package_units_source()
+        services.import_units(actor="test-setup", rows=services.parse_units(data), source=source)
+        services.import_agencies(actor="test-setup")
+
+
+@pytest.fixture
+def operator(db, django_user_model):
+    """Chị Lan, the node operator: a superuser who manages the directory in the admin."""
+    return django_user_model.objects.create_superuser(
+        username="lan.operator", email="lan@example.test", password="correct horse battery staple"
+    )
