@@ -23,12 +23,14 @@ class AuditedModelAdmin(admin.ModelAdmin):
             before = services.snapshot(stored) if stored is not None else {}
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            after = services.snapshot(obj)
+            changes = services.diff(before, services.snapshot(obj))
+            if change and not changes:
+                return  # saved unchanged: nothing happened worth a record
             services.record(
                 actor=request.user,
                 action=AuditRecord.Action.UPDATE if change else AuditRecord.Action.CREATE,
                 obj=obj,
-                changes=services.diff(before, after),
+                changes=changes,
                 source=ADMIN_SOURCE,
             )
 

@@ -133,3 +133,20 @@ def test_diff_lists_changed_fields_only():
         "b": [2, 3],
         "c": [None, 4],
     }
+
+
+def test_saving_an_unchanged_form_writes_no_record(admin_client):
+    finance = Agency.objects.get(identifier="000.00.00.G12")
+    before = AuditRecord.objects.count()
+    response = admin_client.post(
+        f"/admin/directory/agency/{finance.pk}/change/",
+        {
+            "identifier": finance.identifier,
+            "name": finance.name,
+            "kind": finance.kind,
+            "node": finance.node_id,
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    assert AuditRecord.objects.count() == before
