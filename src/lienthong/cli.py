@@ -6,6 +6,8 @@
     lienthong import-agencies       central agencies, committees and departments
     lienthong import-postal-codes   postal codes from the official CSV layout
     lienthong openapi --check       compare the API with the committed document
+    lienthong trust list|add|show|enable|disable   the trust list (roots of both hierarchies)
+    lienthong pki init|serve|revoke|status         the TEST PKI for demos and tests
     lienthong <django command>      migrate, createsuperuser, check, shell, ...
 
 Hyphenated names map to the management commands of the same name with

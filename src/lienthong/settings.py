@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "lienthong",
     "lienthong.audit",
     "lienthong.directory",
+    "lienthong.trust",
 ]
 
 MIDDLEWARE = [

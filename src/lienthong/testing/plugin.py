@@ -44,3 +44,14 @@ def operator(db, django_user_model):
     return django_user_model.objects.create_superuser(
         username="lan.operator", email="lan@example.test", password="correct horse battery staple"
     )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run browser tests last.
+
+    Playwright's sync API keeps an asyncio event loop running on the main
+    thread for the rest of the session, after which ``asyncio.run()`` (which
+    pyHanko's synchronous wrappers use) refuses to start there. Ordering the
+    browser tests after everything else keeps both worlds working.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
