@@ -14,13 +14,14 @@ from lienthong import __version__
 from lienthong.directory.api import router as directory_router
 from lienthong.errors import ApiError, invalid_input
 from lienthong.node import this_node
+from lienthong.trust.api import router as trust_router
 
 api = NinjaAPI(
     title="Liên Thông API",
     version="1",
     description=(
         "Public API of a Liên Thông node: the national directory of administrative units, "
-        "agencies and postal codes, and the node's identity. Errors carry a stable `code` "
+        "agencies and postal codes, signature validation, and the node's identity. Errors carry a stable `code` "
         "and a message in Vietnamese and English."
     ),
     urls_namespace="api-v1",
@@ -87,3 +88,4 @@ def node(request: HttpRequest):
 
 
 api.add_router("/", directory_router)
+api.add_router("/", trust_router)

@@ -77,14 +77,43 @@ def load_or_create_secret_key(data_dir: Path) -> str:
     key is written with owner-only permissions into the data folder so that it
     survives restarts (sessions and signed links stay valid).
     """
-    configured = env_str("SECRET_KEY")
+    return _configured_or_generated("SECRET_KEY", data_dir / "secret_key")
+
+
+# A generated key has 512 random bits; one set by hand must not be a password.
+MIN_KEY_ENCRYPTION_KEY_LENGTH = 32
+
+
+def load_or_create_key_encryption_key(data_dir: Path) -> str:
+    """Return the node's key-encryption key: from ``LIENTHONG_KEY_ENCRYPTION_KEY``
+    (or ``..._FILE``), or one generated once into ``<data folder>/key_encryption_key``.
+
+    It encrypts the signing keys the node holds (lienthong.trust.keystore).
+    Like SECRET_KEY there is no fixed default, and losing it makes every
+    stored signing key unusable, so it is kept beside the data and backed up
+    with it — or, better, given from a secret store that is backed up apart
+    from the database.
+    """
+    name = "LIENTHONG_KEY_ENCRYPTION_KEY"
+    key = _configured_or_generated(name, data_dir / "key_encryption_key")
+    if len(key) < MIN_KEY_ENCRYPTION_KEY_LENGTH:
+        raise ConfigurationError(
+            f"{name}: at least {MIN_KEY_ENCRYPTION_KEY_LENGTH} characters are needed, "
+            f"got {len(key)} (generate one with: python3 -c "
+            "'import secrets; print(secrets.token_urlsafe(64))')"
+        )
+    return key
+
+
+def _configured_or_generated(name: str, key_file: Path) -> str:
+    """The variable ``name`` (or ``NAME_FILE``), else ``key_file``, else a new key written there."""
+    configured = env_str(name)
     if configured:
         return configured
-    key_file = data_dir / "secret_key"
     if key_file.exists():
         return key_file.read_text(encoding="utf-8").strip()
-    # Owner-only: the folder holds the key, the SQLite database and demo passwords.
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Owner-only: the folder holds the keys, the SQLite database and demo passwords.
+    key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(64)
     # O_EXCL: two processes starting at once must not each write their own key.
     try:

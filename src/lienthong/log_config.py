@@ -55,5 +55,8 @@ def build_logging(log_format: str, level: str) -> dict:
             "django": {"handlers": ["console"], "level": level, "propagate": False},
             "django.server": {"handlers": ["console"], "level": level, "propagate": False},
             "django.db.backends": {"level": "INFO"},
+            # signxml logs the documents it signs at DEBUG: never let that reach a log.
+            "signxml": {"level": "INFO"},
+            "fontTools": {"level": "ERROR"},
         },
     }

@@ -19,6 +19,7 @@ from lienthong.config import (
     env_int,
     env_list,
     env_str,
+    load_or_create_key_encryption_key,
     load_or_create_secret_key,
 )
 from lienthong.log_config import build_logging
@@ -32,6 +33,8 @@ DATA_DIR = Path(env_str("LIENTHONG_DATA_DIR", "data")).resolve()
 
 DEBUG = env_bool("LIENTHONG_DEBUG", default=not PRODUCTION)
 SECRET_KEY = load_or_create_secret_key(DATA_DIR)
+# Encrypts the signing keys the node holds (lienthong.trust.keystore).
+KEY_ENCRYPTION_KEY = load_or_create_key_encryption_key(DATA_DIR)
 
 ALLOWED_HOSTS = env_list(
     "LIENTHONG_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
@@ -188,6 +191,18 @@ LOG_FORMAT = env_choice(
 )
 LOG_LEVEL = env_str("LIENTHONG_LOG_LEVEL", "INFO").upper()
 LOGGING = build_logging(LOG_FORMAT, LOG_LEVEL)
+
+# --- Trust: signature validation (lienthong.trust.validation) --------------
+TRUST_REVOCATION_MODE = env_choice(
+    "LIENTHONG_REVOCATION_MODE", ("soft-fail", "hard-fail", "require"), "soft-fail"
+)
+TRUST_FETCH_REVOCATION = env_bool("LIENTHONG_FETCH_REVOCATION", default=True)
+TRUST_VALIDATION_TIMEOUT = env_int("LIENTHONG_VALIDATION_TIMEOUT", 30)
+TRUST_VALIDATION_MEMORY_BYTES = env_int("LIENTHONG_VALIDATION_MEMORY_MB", 1024) * 1024 * 1024
+TRUST_MAX_DOCUMENT_BYTES = env_int("LIENTHONG_MAX_DOCUMENT_MB", 20) * 1024 * 1024
+TRUST_REPORT_RETENTION_DAYS = env_int("LIENTHONG_REPORT_RETENTION_DAYS", 30)
+# Public validation page: uploads per client address (django-ratelimit syntax).
+TRUST_VALIDATION_RATE = env_str("LIENTHONG_VALIDATION_RATE", "30/10m")
 
 # --- The directory ----------------------------------------------------------
 DIRECTORY_PAGE_SIZE = env_int("LIENTHONG_DIRECTORY_PAGE_SIZE", 50)

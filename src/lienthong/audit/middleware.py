@@ -26,6 +26,11 @@ def client_address(request) -> str | None:
     return remote
 
 
+def client_key(group: str, request) -> str:
+    """django-ratelimit key: the client address as the audit trail sees it."""
+    return client_address(request) or "unknown"
+
+
 class AuditContextMiddleware:
     """Binds the client address and a request id for audit records and logs."""
 

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from lienthong.management.commands.openapi import render_document
 from lienthong.wsgi import application
@@ -34,7 +35,15 @@ def keep_the_test_connection_open():
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_within_its_contract(case):
     """No 5xx, documented status codes, bodies matching their schemas."""
-    case.call_and_validate()
+    excluded = []
+    if case.operation.path.endswith("/signatures/validate"):
+        # Multipart form data cannot be judged field by field the way JSON can:
+        # unknown extra parts are ignored, a file is judged by its content (and
+        # "accepted" with a report saying what is wrong with it), and parts whose
+        # names hold control characters make Django's parser drop the rest of
+        # the form. Status codes, bodies and 5xx are still checked.
+        excluded += [negative_data_rejection, positive_data_acceptance]
+    case.call_and_validate(excluded_checks=excluded)
 
 
 def test_the_committed_document_matches_the_code():

@@ -19,6 +19,7 @@ PAGES = [
     "/directory/agencies/",
     "/directory/agencies/000.00.00.G12/",
     "/directory/search/?q=ha+noi",
+    "/trust/validate/",
 ]
 HA_NOI = "Thành phố Hà Nội"
 

@@ -425,3 +425,34 @@ def _described(trusted: TrustedCertificate) -> dict[str, Any]:
         "is_enabled": trusted.is_enabled,
         "notes": trusted.notes,
     }
+
+
+def validate_upload(*, data: bytes, filename: str, detached: bytes | None = None):
+    """Validate an uploaded document and keep its report (not the document) for its reader."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from lienthong.trust.models import ValidationRecord
+    from lienthong.trust.validation.service import validate_document
+
+    report = validate_document(data=data, filename=filename[:255], detached=detached)
+    return ValidationRecord.objects.create(
+        expires_at=timezone.now() + timedelta(days=settings.TRUST_REPORT_RETENTION_DAYS),
+        document_name=report.document_name,
+        document_sha256=report.document_sha256,
+        indication=report.indication,
+        report_data=report.as_dict(),
+    )
+
+
+def purge_expired() -> tuple[int, int]:
+    """Delete reports past their retention and revocation answers past nextUpdate."""
+    from django.utils import timezone
+
+    from lienthong.trust import revocation
+    from lienthong.trust.models import ValidationRecord
+
+    reports, _ = ValidationRecord.objects.filter(expires_at__lte=timezone.now()).delete()
+    return reports, revocation.purge_expired()

@@ -49,6 +49,11 @@ class Command(BaseCommand):
         for name, text in (("enable", "Trust it again."), ("disable", "Stop trusting it.")):
             actions.add_parser(name, help=text).add_argument("fingerprint")
 
+        actions.add_parser(
+            "purge",
+            help="Delete validation reports past their retention and expired revocation answers.",
+        )
+
     def handle(self, *args, **options):
         match options["action"]:
             case "list":
@@ -59,6 +64,11 @@ class Command(BaseCommand):
                 self.print_one(find(options["fingerprint"]), pem=options["pem"])
             case "enable" | "disable" as action:
                 self.switch(find(options["fingerprint"]), enabled=action == "enable")
+            case "purge":
+                reports, answers = services.purge_expired()
+                self.stdout.write(
+                    f"Deleted {reports} expired validation reports and {answers} expired revocation answers."
+                )
 
     def print_list(self, hierarchy: str | None, *, as_json: bool) -> None:
         certificates = selectors.trust_list(hierarchy=hierarchy)

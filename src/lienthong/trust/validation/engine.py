@@ -1,0 +1,402 @@
+"""Signature validation proper: PDF (PAdES), CMS/CAdES and XML (XAdES).
+
+This module runs inside the sandbox process (see sandbox.py) and must not touch
+Django or the database: everything it needs — trust anchors, helper
+certificates, the hierarchy of each trusted certificate, the policy, cached
+revocation answers — arrives in the ``job`` dictionary, and everything it
+learns leaves in the returned dictionary.
+
+pyHanko and pyhanko-certvalidator do the cryptography, path building and
+revocation checking; this module turns their findings into the platform's
+report (report.py) with ETSI EN 319 102-1 indications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from asn1crypto import cms, crl, ocsp, pem, x509
+from pyhanko_certvalidator import ValidationContext
+
+from lienthong.trust.validation import certificates
+from lienthong.trust.validation.report import (
+    Indication,
+    Reason,
+    SignatureResult,
+    ValidationReport,
+    overall,
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    revocation_mode: str = "soft-fail"  # soft-fail | hard-fail | require
+    allow_fetching: bool = True
+    timeout_seconds: float = 30.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "revocation_mode": self.revocation_mode,
+            "allow_fetching": self.allow_fetching,
+            "timeout_seconds": self.timeout_seconds,
+        }
+
+
+class Unreadable(Exception):
+    """The file is not what it claims to be, or is damaged."""
+
+
+def run(job: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``job["data"]``; return the report and the revocation answers gathered."""
+    policy = Policy(**job["policy"])
+    context = _context(job, policy)
+    data: bytes = job["data"]
+    kind = sniff(data)
+    signatures: list[SignatureResult] = []
+    reasons: list[Reason] = []
+    try:
+        if kind == "pdf":
+            signatures = asyncio.run(
+                asyncio.wait_for(_validate_pdf(data, context, job), policy.timeout_seconds)
+            )
+        elif kind == "cms":
+            signatures = asyncio.run(
+                asyncio.wait_for(
+                    _validate_cms(data, job.get("detached"), context, job), policy.timeout_seconds
+                )
+            )
+        elif kind == "xml":
+            from lienthong.trust.validation import xades
+
+            signatures = asyncio.run(
+                asyncio.wait_for(xades.validate(data, context, job), policy.timeout_seconds)
+            )
+        else:
+            reasons.append(Reason("unsupported_format"))
+    except TimeoutError:
+        reasons.append(Reason("too_slow"))
+        indication, sub = Indication.INDETERMINATE, "GENERIC"
+    except Unreadable as exc:
+        reasons.append(Reason("unreadable", str(exc)[:300]))
+    except MemoryError:
+        reasons.append(Reason("too_much_memory"))
+        indication, sub = Indication.INDETERMINATE, "GENERIC"
+    if signatures or not reasons or reasons[0].code not in {"too_slow", "too_much_memory"}:
+        indication, sub = overall(signatures)
+    if not signatures and not reasons:
+        reasons.append(Reason("no_signature"))
+    report = ValidationReport(
+        document_name=job["filename"],
+        document_sha256=hashlib.sha256(data).hexdigest(),
+        document_format=kind,
+        validated_at=dt.datetime.now(dt.UTC).isoformat(),
+        policy=policy.as_dict(),
+        signatures=signatures,
+        indication=str(indication),
+        sub_indication=sub,
+        reasons=reasons,
+    )
+    return {
+        "report": report.as_dict(),
+        "revinfo": {
+            "ocsp": [r.dump() for r in context.ocsps],
+            "crl": [c.dump() for c in context.crls],
+        },
+    }
+
+
+def sniff(data: bytes) -> str:
+    """What the bytes are, whatever the file name says."""
+    head = data[:1024].lstrip()
+    if head.startswith(b"%PDF-") or b"%PDF-" in data[:1024]:
+        return "pdf"
+    if head.startswith(b"-----BEGIN PKCS7") or head.startswith(b"-----BEGIN CMS"):
+        return "cms"
+    if head[:1] == b"\x30":
+        return "cms"
+    if head.startswith((b"<?xml", b"<", b"\xef\xbb\xbf<")):
+        return "xml"
+    return "unknown"
+
+
+def _context(job: dict[str, Any], policy: Policy) -> ValidationContext:
+    return ValidationContext(
+        trust_roots=[x509.Certificate.load(der) for der in job["anchors"]],
+        other_certs=[x509.Certificate.load(der) for der in job["others"]],
+        allow_fetching=policy.allow_fetching,
+        revocation_mode=policy.revocation_mode,
+        ocsps=[ocsp.OCSPResponse.load(der) for der in job.get("known_ocsp", [])],
+        crls=[crl.CertificateList.load(der) for der in job.get("known_crl", [])],
+        time_tolerance=dt.timedelta(seconds=30),
+    )
+
+
+def _key_usage():
+    from pyhanko.sign.validation.settings import KeyUsageConstraints
+
+    # Vietnamese signing certificates carry nonRepudiation, digitalSignature or both.
+    return KeyUsageConstraints(
+        key_usage={"non_repudiation", "digital_signature"}, match_all_key_usages=False
+    )
+
+
+# --- PDF (PAdES) -------------------------------------------------------------
+
+
+async def _validate_pdf(data: bytes, context: ValidationContext, job) -> list[SignatureResult]:
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature
+
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        embedded = list(reader.embedded_regular_signatures)
+    except (PdfError, ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
+        raise Unreadable(f"{type(exc).__name__}: {exc}") from exc
+    results = []
+    for index, signature in enumerate(embedded, start=1):
+        try:
+            status = await async_validate_pdf_signature(
+                signature,
+                signer_validation_context=context,
+                ts_validation_context=context,
+                key_usage_settings=_key_usage(),
+            )
+        except (PdfError, ValueError, KeyError, TypeError) as exc:
+            results.append(_broken(index, "PAdES", exc, field_name=signature.field_name))
+            continue
+        result = _from_status(index, "PAdES", status, job)
+        result.field_name = signature.field_name
+        _apply_pdf_modifications(result, status)
+        _residual(result, status)
+        results.append(result)
+    return results
+
+
+def _apply_pdf_modifications(result: SignatureResult, status) -> None:
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    if status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        result.coverage = "entire_document"
+        result.modified_after_signing = False
+        return
+    if status.coverage == SignatureCoverageLevel.ENTIRE_REVISION:
+        result.coverage = "entire_revision"
+    else:
+        result.coverage = "partial"
+    level = status.modification_level
+    # Validation data (DSS) and document timestamps added for B-LT/B-LTA are
+    # expected additions, not changes to what was signed.
+    harmless = level in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+    result.modified_after_signing = not harmless
+    if harmless:
+        return
+    result.reasons.append(Reason("modified_after_signing", level.name if level else ""))
+    if not status.docmdp_ok and result.indication == Indication.TOTAL_PASSED:
+        result.indication = Indication.INDETERMINATE
+        result.sub_indication = "SIG_CONSTRAINTS_FAILURE"
+
+
+# --- CMS / CAdES (.p7s) -------------------------------------------------------
+
+
+def _load_cms(data: bytes) -> cms.SignedData:
+    try:
+        if pem.detect(data):
+            _, _, data = pem.unarmor(data)
+        info = cms.ContentInfo.load(data)
+        if info["content_type"].native != "signed_data":
+            raise Unreadable("not a CMS SignedData structure")
+        signed = info["content"]
+        signed.native  # noqa: B018  (parse the whole structure now, not half-way later)
+        return signed
+    except (ValueError, TypeError, KeyError) as exc:
+        raise Unreadable(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def _validate_cms(
+    data: bytes, detached: bytes | None, context: ValidationContext, job
+) -> list[SignatureResult]:
+    from pyhanko.sign.validation.generic_cms import (
+        async_validate_cms_signature,
+        async_validate_detached_cms,
+    )
+    from pyhanko.sign.validation.status import StandardCMSSignatureStatus
+
+    signed = _load_cms(data)
+    attached = signed["encap_content_info"]["content"].native is not None
+    if not attached and detached is None:
+        return [
+            SignatureResult(
+                index=1,
+                format="CAdES",
+                indication=Indication.INDETERMINATE,
+                sub_indication="SIGNED_DATA_NOT_FOUND",
+                reasons=[Reason("detached_data_required")],
+                signer=None,
+            )
+        ]
+    results = []
+    for index, signer_info in enumerate(signed["signer_infos"], start=1):
+        one = signed.copy()
+        one["signer_infos"] = cms.SignerInfos([signer_info])
+        try:
+            if attached:
+                status = await async_validate_cms_signature(
+                    one,
+                    status_cls=StandardCMSSignatureStatus,
+                    validation_context=context,
+                    key_usage_settings=_key_usage(),
+                )
+            else:
+                status = await async_validate_detached_cms(
+                    detached,
+                    one,
+                    signer_validation_context=context,
+                    ts_validation_context=context,
+                    key_usage_settings=_key_usage(),
+                )
+        except (ValueError, KeyError, TypeError) as exc:
+            results.append(_broken(index, "CAdES", exc))
+            continue
+        result = _from_status(index, "CAdES", status, job)
+        _residual(result, status)
+        results.append(result)
+    return results
+
+
+# --- From pyHanko's status to our report ---------------------------------------
+
+
+def _broken(index: int, fmt: str, exc: Exception, field_name: str | None = None) -> SignatureResult:
+    return SignatureResult(
+        index=index,
+        format=fmt,
+        indication=Indication.TOTAL_FAILED,
+        sub_indication="FORMAT_FAILURE",
+        reasons=[Reason("unreadable", f"{type(exc).__name__}: {exc}"[:300])],
+        signer=None,
+        field_name=field_name,
+    )
+
+
+def _hierarchy(path_certs: list[x509.Certificate], job) -> str | None:
+    """The hierarchy the signer belongs to: that of its issuing CA when the trust
+    list knows it (a government CA reached through a cross-certificate is still
+    government), else that of the root the path ends at."""
+    known: dict[str, str] = job["hierarchies"]
+    for certificate in reversed(path_certs[:-1]):
+        found = known.get(certificates.fingerprint(certificate))
+        if found:
+            return found
+    return None
+
+
+def _from_status(index: int, fmt: str, status, job) -> SignatureResult:
+    signer_cert = status.signing_cert
+    path = list(status.validation_path) if status.validation_path is not None else [signer_cert]
+    result = SignatureResult(
+        index=index,
+        format=fmt,
+        indication=Indication.TOTAL_PASSED,
+        sub_indication=None,
+        reasons=[],
+        signer=certificates.describe(signer_cert),
+        chain=[certificates.describe(c) for c in reversed(path)],
+        hierarchy=_hierarchy(path, job) if status.validation_path is not None else None,
+        digest_algorithm=status.md_algorithm,
+        signature_algorithm=status.pkcs7_signature_mechanism,
+    )
+    if status.signer_reported_dt is not None:
+        result.claimed_signing_time = status.signer_reported_dt.isoformat()
+    timestamp = status.timestamp_validity
+    if timestamp is not None:
+        result.timestamp = {
+            "time": timestamp.timestamp.isoformat(),
+            "authority": timestamp.signing_cert.subject.native.get("common_name")
+            or timestamp.signing_cert.subject.human_friendly,
+            "valid": bool(timestamp.intact and timestamp.valid and timestamp.trusted),
+        }
+        if result.timestamp["valid"]:
+            result.best_signature_time = timestamp.timestamp.isoformat()
+        else:
+            result.reasons.append(Reason("timestamp_invalid"))
+    result.revocation = _revocation(status, job)
+    _decide(result, status, path)
+    return result
+
+
+def _revocation(status, job) -> dict[str, Any]:
+    details = status.revocation_details
+    if details is not None:
+        return {
+            "status": "revoked",
+            "revoked_at": details.revocation_date.isoformat(),
+            "reason": details.revocation_reason.native,
+            "ca_revoked": details.ca_revoked,
+        }
+    if status.validation_path is None:
+        return {"status": "not_checked"}
+    return {"status": "good" if status.trust_problem_indic is None else "unknown"}
+
+
+def _decide(result: SignatureResult, status, path: list[x509.Certificate]) -> None:
+    """Set the ETSI indication, most severe finding first."""
+
+    def verdict(indication: Indication, sub: str, *reasons: Reason) -> None:
+        result.indication, result.sub_indication = indication, sub
+        result.reasons.extend(reasons)
+
+    if not status.intact:
+        return verdict(Indication.TOTAL_FAILED, "HASH_FAILURE")
+    if (status.md_algorithm or "").lower() in certificates.WEAK_DIGESTS:
+        return verdict(
+            Indication.INDETERMINATE, "CRYPTO_CONSTRAINTS_FAILURE", Reason("weak_digest")
+        )
+    weak = [c for c in path if certificates.key_is_weak(c)]
+    if weak:
+        return verdict(
+            Indication.INDETERMINATE,
+            "CRYPTO_CONSTRAINTS_FAILURE",
+            Reason("weak_key", certificates.key_description(weak[0])),
+        )
+    if not status.valid:
+        return verdict(Indication.TOTAL_FAILED, "SIG_CRYPTO_FAILURE")
+    if status.revocation_details is not None and not status.revocation_details.ca_revoked:
+        return verdict(Indication.TOTAL_FAILED, "REVOKED")
+    best_time = (
+        dt.datetime.fromisoformat(result.best_signature_time)
+        if result.best_signature_time
+        else dt.datetime.now(dt.UTC)
+    )
+    if status.signing_cert.not_valid_before > best_time:
+        # ETSI EN 319 102-1: the best signature time lies before the signer's
+        # certificate became valid, so the signature cannot be valid.
+        return verdict(Indication.TOTAL_FAILED, "NOT_YET_VALID")
+    problem = status.trust_problem_indic
+    if problem is not None:
+        name = problem.standard_name
+        indication = (
+            Indication.TOTAL_FAILED if problem.status.name == "FAILED" else Indication.INDETERMINATE
+        )
+        reasons = []
+        if name in {"NO_CERTIFICATE_CHAIN_FOUND", "CERTIFICATE_CHAIN_GENERAL_FAILURE"}:
+            reasons.append(Reason("untrusted_root"))
+        elif name == "TRY_LATER":
+            reasons.append(Reason("revocation_unknown"))
+        return verdict(indication, name, *reasons)
+    return None
+
+
+def _residual(result: SignatureResult, status) -> None:
+    """pyHanko's own verdict has the last word: anything it rejects that the
+    checks above did not name (an invalid timestamp, a seed-value violation)
+    cannot pass."""
+    if result.indication == Indication.TOTAL_PASSED and not status.bottom_line:
+        result.indication, result.sub_indication = Indication.INDETERMINATE, "GENERIC"

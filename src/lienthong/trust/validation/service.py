@@ -1,0 +1,90 @@
+"""The validation service: trust material from the node's trust list, a bounded
+run of the engine, a report in ETSI vocabulary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from django.conf import settings
+
+from lienthong.trust import revocation, selectors
+from lienthong.trust.validation.engine import Policy, sniff
+from lienthong.trust.validation.report import Indication, Reason, ValidationReport
+from lienthong.trust.validation.sandbox import SandboxFailure, run_bounded
+
+REVOCATION_MODES = ("soft-fail", "hard-fail", "require")
+
+
+def default_policy() -> Policy:
+    return Policy(
+        revocation_mode=settings.TRUST_REVOCATION_MODE,
+        allow_fetching=settings.TRUST_FETCH_REVOCATION,
+        timeout_seconds=settings.TRUST_VALIDATION_TIMEOUT,
+    )
+
+
+def trust_material() -> dict[str, Any]:
+    """What the engine needs from the trust list: anchors, helpers, hierarchies."""
+    return {
+        "anchors": [c.dump() for c in selectors.anchors()],
+        "others": [c.dump() for c in selectors.other_certificates()],
+        "hierarchies": {
+            t.fingerprint_sha256: t.hierarchy for t in selectors.trust_list(enabled=True)
+        },
+    }
+
+
+def validate_document(
+    *,
+    data: bytes,
+    filename: str,
+    detached: bytes | None = None,
+    policy: Policy | None = None,
+) -> ValidationReport:
+    """Validate every signature of a PDF, XML or CMS file against the trust list.
+
+    Never raises for bad input: a damaged, oversized, slow or unsupported file
+    ends as a report whose indication says so, with the reason.
+    """
+    policy = policy or default_policy()
+    limit = settings.TRUST_MAX_DOCUMENT_BYTES
+    if len(data) > limit or (detached is not None and len(detached) > limit):
+        return _failure(data, filename, policy, "too_large", f"> {limit} bytes")
+    job = {
+        "data": data,
+        "detached": detached,
+        "filename": filename,
+        "policy": policy.as_dict(),
+        **trust_material(),
+        **revocation.known_answers(),
+    }
+    try:
+        outcome = run_bounded(
+            job,
+            timeout=policy.timeout_seconds + 10,
+            memory_bytes=settings.TRUST_VALIDATION_MEMORY_BYTES,
+        )
+    except SandboxFailure as failure:
+        return _failure(data, filename, policy, failure.code)
+    revocation.remember(
+        ocsp_answers=outcome["revinfo"]["ocsp"], crl_answers=outcome["revinfo"]["crl"]
+    )
+    return ValidationReport.from_dict(outcome["report"])
+
+
+def _failure(
+    data: bytes, filename: str, policy: Policy, code: str, detail: str = ""
+) -> ValidationReport:
+    return ValidationReport(
+        document_name=filename,
+        document_sha256=hashlib.sha256(data).hexdigest(),
+        document_format=sniff(data),
+        validated_at=dt.datetime.now(dt.UTC).isoformat(),
+        policy=policy.as_dict(),
+        signatures=[],
+        indication=Indication.INDETERMINATE,
+        sub_indication="GENERIC",
+        reasons=[Reason(code, detail)],
+    )
