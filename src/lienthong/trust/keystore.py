@@ -227,7 +227,7 @@ def _load_pem_key(key_pem: bytes, passphrase: bytes | None):
     if encrypted and not passphrase:
         raise KeyRefused(
             "passphrase_required",
-            "Khóa bí mật được mã hóa: hãy nhập cụm mật khẩu của khóa.",
+            "Khóa bí mật được mã hóa: hãy nhập mật khẩu bảo vệ của khóa.",
             "The private key is encrypted: give its passphrase.",
         )
     try:

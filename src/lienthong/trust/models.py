@@ -32,7 +32,7 @@ class TrustedCertificate(models.Model):
 
     name = models.CharField(_("name"), max_length=200)
     hierarchy = models.CharField(_("hierarchy"), max_length=20, choices=Hierarchy.choices)
-    kind = models.CharField(_("kind"), max_length=20, choices=CertificateKind.choices)
+    kind = models.CharField(_("certificate kind"), max_length=20, choices=CertificateKind.choices)
     der = models.BinaryField(_("certificate (DER)"), editable=False)
     fingerprint_sha256 = models.CharField(
         _("SHA-256 fingerprint"), max_length=64, unique=True, editable=False
@@ -95,7 +95,7 @@ class SigningKey(models.Model):
     not_before = models.DateTimeField(_("valid from"), editable=False)
     not_after = models.DateTimeField(_("valid until"), editable=False)
     is_enabled = models.BooleanField(_("enabled"), default=True)
-    created_at = models.DateTimeField(_("imported"), default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("imported on"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("signing key")
@@ -171,7 +171,7 @@ class RevocationAnswer(models.Model):
         OCSP = "ocsp", "OCSP"
         CRL = "crl", "CRL"
 
-    kind = models.CharField(_("kind"), max_length=4, choices=Kind.choices)
+    kind = models.CharField(_("answer type"), max_length=4, choices=Kind.choices)
     der = models.BinaryField(_("response (DER)"))
     digest_sha256 = models.CharField(max_length=64, unique=True)
     issuer = models.CharField(_("issuer"), max_length=500, blank=True)

@@ -6,6 +6,10 @@ may take the node down or hang a request. Each validation therefore runs in a
 child process (started from a clean "forkserver", never a fork of a threaded
 web worker) with limits on address space and CPU time, and the parent waits
 at most ``timeout`` seconds before killing it.
+
+multiprocessing re-imports the program's main module in each child (not for
+``python -m package`` entry points such as granian); a main module that sets
+up Django at import time would make every validation pay for that start-up.
 """
 
 from __future__ import annotations
@@ -20,10 +24,20 @@ import structlog
 
 logger = structlog.get_logger(__name__)
 
+# Imported once into the forkserver, so that each child starts with them
+# loaded instead of paying for the imports on every validation.
 _PRELOAD = [
+    "lienthong.trust.validation.sandbox",
     "lienthong.trust.validation.engine",
-    "pyhanko.sign.validation",
+    "lienthong.trust.validation.xades",
     "pyhanko.pdf_utils.reader",
+    "pyhanko.sign.diff_analysis",
+    "pyhanko.sign.validation.generic_cms",
+    "pyhanko.sign.validation.pdf_embedded",
+    "pyhanko.sign.validation.settings",
+    "pyhanko_certvalidator.fetchers.aiohttp_fetchers",
+    "signxml",
+    "signxml.xades",
 ]
 _context = None
 
