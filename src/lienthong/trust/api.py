@@ -106,13 +106,14 @@ def _check_size(upload: UploadedFile | None) -> None:
 @router.post(
     "/signatures/validate",
     response={200: ValidationOut, 413: ErrorOut, 422: ErrorOut, 429: ErrorOut},
-    summary="Validate the signatures of a PDF, XML or CMS/CAdES file",
+    summary="Validate the signatures of a PDF, XML, CMS/CAdES or JWS file",
     description=(
-        "Upload `document` (signed PDF, signed XML, or .p7s) and, for a detached .p7s, "
-        "`signed_data`. Every signature is checked against the node's trust list "
-        "(public and government roots, cross-certificates), with revocation, and "
-        "reported with ETSI EN 319 102-1 indications. A damaged or unsupported file "
-        "still answers 200 with a report that says why."
+        "Upload `document` (signed PDF, signed XML, .p7s, or a JWS envelope — compact "
+        "or flattened JSON serialisation, `x5c` chain, RFC 8785 canonical JSON payload) "
+        "and, for a detached .p7s, `signed_data`. Every signature is checked against the "
+        "node's trust list (public and government roots, cross-certificates), with "
+        "revocation, and reported with ETSI EN 319 102-1 indications. A damaged or "
+        "unsupported file still answers 200 with a report that says why."
     ),
 )
 def validate(

@@ -6,3 +6,6 @@ class TrustConfig(AppConfig):
     name = "lienthong.trust"
     label = "trust"
     verbose_name = _("Trust: certificates and signatures")
+
+    def ready(self) -> None:
+        from lienthong.trust import signals  # noqa: F401  (connects the receivers)

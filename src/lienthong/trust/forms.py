@@ -19,7 +19,10 @@ def _limited(upload):
 class ValidationForm(forms.Form):
     document = forms.FileField(
         label=_("Signed file"),
-        help_text=_("A signed PDF, a signed XML file, or a CMS/CAdES signature (.p7s)."),
+        help_text=_(
+            "A signed PDF, a signed XML file, a CMS/CAdES signature (.p7s), "
+            "or a JWS-signed exchange envelope (.jws, .json)."
+        ),
     )
     signed_data = forms.FileField(
         label=_("Signed data (only for a detached .p7s signature)"),

@@ -14,9 +14,12 @@ report (report.py) with ETSI EN 319 102-1 indications.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import io
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +55,25 @@ class Unreadable(Exception):
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``job["data"]``; return the report and the revocation answers gathered."""
+    """Validate ``job["data"]``; return the report and the revocation answers gathered.
+
+    Cached revocation answers come first: pyhanko-certvalidator fetches whenever
+    fetching is allowed, even when it holds a fresh answer, so a pass without
+    fetching that *requires* revocation information for every certificate runs
+    first. Only when that pass does not settle everything does the requested
+    policy run, fetching what is missing.
+    """
     policy = Policy(**job["policy"])
+    if policy.allow_fetching and (job.get("known_ocsp") or job.get("known_crl")):
+        offline = dataclasses.replace(policy, allow_fetching=False, revocation_mode="require")
+        outcome = _run_with(job, offline)
+        if outcome["report"]["indication"] == Indication.TOTAL_PASSED:
+            outcome["report"]["policy"] = {**policy.as_dict(), "revocation_source": "cache"}
+            return outcome
+    return _run_with(job, policy)
+
+
+def _run_with(job: dict[str, Any], policy: Policy) -> dict[str, Any]:
     context = _context(job, policy)
     data: bytes = job["data"]
     kind = sniff(data)
@@ -112,6 +132,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
 
 def sniff(data: bytes) -> str:
     """What the bytes are, whatever the file name says."""
+    if _is_jws(data):
+        return "jws"
     head = data[:1024].lstrip()
     if head.startswith(b"%PDF-") or b"%PDF-" in data[:1024]:
         return "pdf"
@@ -124,10 +146,57 @@ def sniff(data: bytes) -> str:
     return "unknown"
 
 
+# Larger JSON is not parsed to be recognised: a JWS that size is refused anyway.
+_JWS_JSON_SNIFF_BYTES = 4 * 1024 * 1024
+
+
+def _is_jws(data: bytes) -> bool:
+    """A compact JWS (whose header is a JSON object with "alg"), or a JWS JSON serialisation.
+
+    JSON that is not a JWS (without "protected" and "signature") is not one.
+    """
+    import base64
+    import json
+    import re
+
+    compact = re.fullmatch(rb"\s*(eyJ[A-Za-z0-9_-]*)\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\s*", data)
+    if compact is not None:
+        header = compact.group(1)
+        try:
+            decoded = json.loads(base64.urlsafe_b64decode(header + b"=" * (-len(header) % 4)))
+        except (ValueError, RecursionError):
+            return False
+        return isinstance(decoded, dict) and "alg" in decoded
+    text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text.startswith(b"{"):
+        return False
+    if len(data) > _JWS_JSON_SNIFF_BYTES:
+        return b'"protected"' in data and b'"signature"' in data
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(document, dict):
+        return False
+    members = document.get("signatures")
+    if isinstance(members, list):
+        return bool(members) and all(
+            isinstance(m, dict) and isinstance(m.get("protected"), str) for m in members
+        )
+    return isinstance(document.get("protected"), str) and isinstance(document.get("signature"), str)
+
+
+@functools.lru_cache(maxsize=1024)
+def _certificate(der: bytes) -> x509.Certificate:
+    """Parsed once per worker: asn1crypto caches the costly name normalisation
+    and hashes on the object, which later documents then reuse."""
+    return x509.Certificate.load(der)
+
+
 def _context(job: dict[str, Any], policy: Policy) -> ValidationContext:
     return ValidationContext(
-        trust_roots=[x509.Certificate.load(der) for der in job["anchors"]],
-        other_certs=[x509.Certificate.load(der) for der in job["others"]],
+        trust_roots=[_certificate(der) for der in job["anchors"]],
+        other_certs=[_certificate(der) for der in job["others"]],
         allow_fetching=policy.allow_fetching,
         revocation_mode=policy.revocation_mode,
         ocsps=[ocsp.OCSPResponse.load(der) for der in job.get("known_ocsp", [])],
@@ -148,6 +217,25 @@ def _key_usage():
 # --- PDF (PAdES) -------------------------------------------------------------
 
 
+# What pyHanko's reader raises on a damaged PDF besides PdfError: a corrupt
+# Flate stream (zlib.error), an object of another type than the structure
+# expects (AttributeError, TypeError, KeyError), a malformed number
+# (decimal.InvalidOperation, an ArithmeticError), an unknown stream filter
+# (NotImplementedError, a RuntimeError, as RecursionError is), its own
+# assertions on the cross-reference stream (AssertionError).
+_PDF_DAMAGE = (
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    ArithmeticError,
+    AssertionError,
+    RuntimeError,
+    zlib.error,
+)
+
+
 async def _validate_pdf(data: bytes, context: ValidationContext, job) -> list[SignatureResult]:
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -156,7 +244,7 @@ async def _validate_pdf(data: bytes, context: ValidationContext, job) -> list[Si
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         embedded = list(reader.embedded_regular_signatures)
-    except (PdfError, ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
+    except (PdfError, *_PDF_DAMAGE) as exc:
         raise Unreadable(f"{type(exc).__name__}: {exc}") from exc
     results = []
     for index, signature in enumerate(embedded, start=1):
@@ -167,7 +255,7 @@ async def _validate_pdf(data: bytes, context: ValidationContext, job) -> list[Si
                 ts_validation_context=context,
                 key_usage_settings=_key_usage(),
             )
-        except (PdfError, ValueError, KeyError, TypeError) as exc:
+        except (PdfError, *_PDF_DAMAGE) as exc:
             results.append(_broken(index, "PAdES", exc, field_name=signature.field_name))
             continue
         result = _from_status(index, "PAdES", status, job)
@@ -206,6 +294,12 @@ def _apply_pdf_modifications(result: SignatureResult, status) -> None:
 # --- CMS / CAdES (.p7s) -------------------------------------------------------
 
 
+# What asn1crypto raises, lazily, on damaged DER: besides ValueError, an
+# unexpected universal type where a value was expected ("'Real' object has no
+# attribute 'native'"), lengths and numbers out of range.
+_ASN1_DAMAGE = (ValueError, TypeError, KeyError, AttributeError, IndexError, ArithmeticError)
+
+
 def _load_cms(data: bytes) -> cms.SignedData:
     try:
         if pem.detect(data):
@@ -216,7 +310,7 @@ def _load_cms(data: bytes) -> cms.SignedData:
         signed = info["content"]
         signed.native  # noqa: B018  (parse the whole structure now, not half-way later)
         return signed
-    except (ValueError, TypeError, KeyError) as exc:
+    except _ASN1_DAMAGE as exc:
         raise Unreadable(f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -262,7 +356,7 @@ async def _validate_cms(
                     ts_validation_context=context,
                     key_usage_settings=_key_usage(),
                 )
-        except (ValueError, KeyError, TypeError) as exc:
+        except _ASN1_DAMAGE as exc:
             results.append(_broken(index, "CAdES", exc))
             continue
         result = _from_status(index, "CAdES", status, job)
@@ -368,7 +462,12 @@ def _decide(result: SignatureResult, status, path: list[x509.Certificate]) -> No
         )
     if not status.valid:
         return verdict(Indication.TOTAL_FAILED, "SIG_CRYPTO_FAILURE")
-    if status.revocation_details is not None and not status.revocation_details.ca_revoked:
+    revoked_later = _revoked_after_best_time(result, status)
+    if (
+        status.revocation_details is not None
+        and not status.revocation_details.ca_revoked
+        and not revoked_later
+    ):
         return verdict(Indication.TOTAL_FAILED, "REVOKED")
     best_time = (
         dt.datetime.fromisoformat(result.best_signature_time)
@@ -380,13 +479,20 @@ def _decide(result: SignatureResult, status, path: list[x509.Certificate]) -> No
         # certificate became valid, so the signature cannot be valid.
         return verdict(Indication.TOTAL_FAILED, "NOT_YET_VALID")
     problem = status.trust_problem_indic
+    if revoked_later and problem is not None and problem.standard_name in _REVOCATION_PROBLEMS:
+        problem = None  # the revocation came after the proven signing time
     if problem is not None:
         name = problem.standard_name
         indication = (
             Indication.TOTAL_FAILED if problem.status.name == "FAILED" else Indication.INDETERMINATE
         )
         reasons = []
-        if name in {"NO_CERTIFICATE_CHAIN_FOUND", "CERTIFICATE_CHAIN_GENERAL_FAILURE"}:
+        # pyHanko also files a path that does reach a trusted root, but could not
+        # be validated (no revocation answer under hard-fail, for one), under
+        # CERTIFICATE_CHAIN_GENERAL_FAILURE: that is no untrusted root.
+        if name == "NO_CERTIFICATE_CHAIN_FOUND" or (
+            name == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and status.validation_path is None
+        ):
             reasons.append(Reason("untrusted_root"))
         elif name == "TRY_LATER":
             reasons.append(Reason("revocation_unknown"))
@@ -394,9 +500,27 @@ def _decide(result: SignatureResult, status, path: list[x509.Certificate]) -> No
     return None
 
 
+_REVOCATION_PROBLEMS = {"REVOKED", "REVOKED_NO_POE", "GENERIC"}
+
+
+def _revoked_after_best_time(result: SignatureResult, status) -> bool:
+    """True when a trusted signature timestamp predates the signer's revocation.
+
+    ETSI EN 319 102-1 § 5.5.4: the timestamp is proof that the signature
+    existed while the certificate was still good, so a later revocation does
+    not invalidate it (the report still shows the revocation and its date).
+    """
+    details = status.revocation_details
+    if details is None or details.ca_revoked or not result.best_signature_time:
+        return False
+    return details.revocation_date > dt.datetime.fromisoformat(result.best_signature_time)
+
+
 def _residual(result: SignatureResult, status) -> None:
     """pyHanko's own verdict has the last word: anything it rejects that the
     checks above did not name (an invalid timestamp, a seed-value violation)
-    cannot pass."""
+    cannot pass — except the revocation already judged by its date above."""
+    if _revoked_after_best_time(result, status):
+        return
     if result.indication == Indication.TOTAL_PASSED and not status.bottom_line:
         result.indication, result.sub_indication = Indication.INDETERMINATE, "GENERIC"

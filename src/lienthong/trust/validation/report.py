@@ -226,8 +226,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     # reasons
     "no_signature": ("Tệp không chứa chữ ký số nào", "The file holds no signature"),
     "unsupported_format": (
-        "Định dạng tệp không được hỗ trợ (chấp nhận PDF, XML, CMS/CAdES .p7s)",
-        "Unsupported file format (PDF, XML and CMS/CAdES .p7s are accepted)",
+        "Định dạng tệp không được hỗ trợ (chấp nhận PDF, XML, CMS/CAdES .p7s và JWS)",
+        "Unsupported file format (PDF, XML, CMS/CAdES .p7s and JWS are accepted)",
     ),
     "unreadable": (
         "Không đọc được tệp (tệp hỏng hoặc bị cắt cụt)",
@@ -279,6 +279,24 @@ TEXTS: dict[str, tuple[str, str]] = {
     "jws_payload_mismatch": (
         "Nội dung JSON đã bị thay đổi sau khi ký",
         "The JSON payload was changed after signing",
+    ),
+    "jws_algorithm": (
+        "Thuật toán ký của JWS không được chấp nhận hoặc không khớp với khóa của chứng thư số"
+        " (chấp nhận RS256, ES256, ES384, ES512)",
+        "The JWS signature algorithm is not accepted or does not fit the certificate's key"
+        " (RS256, ES256, ES384 and ES512 are accepted)",
+    ),
+    "jws_not_canonical": (
+        "Nội dung JSON đã ký không ở dạng chuẩn hóa RFC 8785",
+        "The signed JSON payload is not in RFC 8785 canonical form",
+    ),
+    "jws_no_certificate": (
+        "JWS không mang chứng thư số của người ký (tham số x5c)",
+        "The JWS does not carry the signer's certificate (x5c header)",
+    ),
+    "jws_certificate_mismatch": (
+        "Dấu vân tay chứng thư số trong tiêu đề JWS không khớp với chứng thư số kèm theo (x5c)",
+        "The certificate thumbprint in the JWS header does not match the certificate it carries (x5c)",
     ),
 }
 

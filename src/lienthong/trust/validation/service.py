@@ -43,15 +43,21 @@ def validate_document(
     detached: bytes | None = None,
     policy: Policy | None = None,
 ) -> ValidationReport:
-    """Validate every signature of a PDF, XML or CMS file against the trust list.
+    """Validate every signature of a PDF, XML or CMS file, or a JWS, against the trust list.
 
     Never raises for bad input: a damaged, oversized, slow or unsupported file
-    ends as a report whose indication says so, with the reason.
+    ends as a report whose indication says so, with the reason. A JWS (an
+    exchange envelope: small and bounded) is checked in this process
+    (jws.py); the other formats in the sandbox.
     """
     policy = policy or default_policy()
     limit = settings.TRUST_MAX_DOCUMENT_BYTES
     if len(data) > limit or (detached is not None and len(detached) > limit):
         return _failure(data, filename, policy, "too_large", f"> {limit} bytes")
+    if sniff(data) == "jws":
+        from lienthong.trust.validation import jws
+
+        return jws.validate_jws_report(data, filename=filename, policy=policy, detached=detached)
     job = {
         "data": data,
         "detached": detached,

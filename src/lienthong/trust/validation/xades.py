@@ -9,6 +9,7 @@ checking, exactly as for PDFs.
 from __future__ import annotations
 
 import base64
+import dataclasses
 from typing import Any
 
 from asn1crypto import x509
@@ -50,25 +51,68 @@ def _pem(certificate: x509.Certificate) -> str:
     return f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
 
 
+def _expect(config_class, candidate: x509.Certificate):
+    """What signxml is asked to check: the signature's cryptography, nothing else.
+
+    SHA-1 is admitted, so that the policy check after it names the weak digest
+    (CRYPTO_CONSTRAINTS_FAILURE) instead of the signature ending as one that
+    does not match; and the certificate's dates are the path validation's
+    question (an expired signer is OUT_OF_BOUNDS_NO_POE), so signxml checks at
+    a moment the certificate was valid.
+    """
+    from signxml import DigestAlgorithm, SignatureMethod
+
+    return dataclasses.replace(
+        config_class(),
+        signature_methods=frozenset(m for m in SignatureMethod if not m.name.startswith("HMAC")),
+        digest_algorithms=frozenset(DigestAlgorithm),
+        verification_time=candidate.not_valid_before,
+    )
+
+
 def _check_signature(data: bytes, candidates: list[x509.Certificate]):
     """Return (signer certificate, format, problem code or None)."""
-    from signxml import XMLVerifier
+    from signxml import SignatureConfiguration, XMLVerifier
     from signxml import exceptions as sx
-    from signxml.xades import XAdESVerifier
+    from signxml.xades import XAdESSignatureConfiguration, XAdESVerifier
 
     problem = "SIG_CRYPTO_FAILURE"
     for candidate in candidates:
-        for verifier, fmt in ((XAdESVerifier(), "XAdES"), (XMLVerifier(), "XMLDSig")):
+        for verifier, fmt, config in (
+            (XAdESVerifier(), "XAdES", XAdESSignatureConfiguration),
+            (XMLVerifier(), "XMLDSig", SignatureConfiguration),
+        ):
             try:
-                verifier.verify(data, x509_cert=_pem(candidate))
+                verifier.verify(
+                    data, x509_cert=_pem(candidate), expect_config=_expect(config, candidate)
+                )
                 return candidate, fmt, None
             except sx.InvalidDigest:
                 return candidate, fmt, "HASH_FAILURE"
-            except sx.InvalidInput:
-                continue  # not XAdES: try plain XML-DSig
-            except (sx.InvalidSignature, sx.InvalidCertificate):
-                break  # this certificate did not sign: try the next one
+            except (sx.InvalidInput, sx.InvalidSignature, sx.InvalidCertificate):
+                # Not XAdES (signxml's XAdES verifier refuses a plain XML-DSig
+                # signature as InvalidSignature: "expected 3 references"), or
+                # not this certificate: try plain XML-DSig, then the next one.
+                continue
     return (candidates[0] if candidates else None), "XAdES", problem
+
+
+def _covers_whole_document(signature: etree._Element) -> bool:
+    """Whether a reference signs the whole document (URI="", enveloped, only canonicalised).
+
+    A reference to one element (URI="#id") leaves the rest of the file unsigned:
+    such a signature is reported as covering part of the document.
+    """
+    for reference in signature.iterfind(f"{{{DS}}}SignedInfo/{{{DS}}}Reference"):
+        if reference.get("URI") != "":
+            continue
+        transforms = [
+            t.get("Algorithm", "")
+            for t in reference.iterfind(f"{{{DS}}}Transforms/{{{DS}}}Transform")
+        ]
+        if all(a == f"{DS}enveloped-signature" or "c14n" in a for a in transforms):
+            return True
+    return False
 
 
 async def validate(
@@ -116,7 +160,8 @@ async def _validate_one(data: bytes, signature, context, job) -> SignatureResult
     signing_time = signature.find(f".//{{{XADES}}}SigningTime")
     if signing_time is not None and signing_time.text:
         result.claimed_signing_time = signing_time.text.strip()
-    result.coverage = "entire_document" if problem is None else None
+    if problem is None:
+        result.coverage = "entire_document" if _covers_whole_document(signature) else "partial"
 
     def verdict(indication: Indication, sub: str, *reasons: Reason) -> SignatureResult:
         result.indication, result.sub_indication = indication, sub
@@ -130,8 +175,15 @@ async def _validate_one(data: bytes, signature, context, job) -> SignatureResult
         return verdict(Indication.TOTAL_FAILED, "HASH_FAILURE", Reason("xml_reference_mismatch"))
     if problem is not None:
         return verdict(Indication.TOTAL_FAILED, problem)
-    result.modified_after_signing = False
-    if (result.digest_algorithm or "").lower() in {"sha1", "md5"}:
+    # What lies outside a partial signature may have changed: nobody can tell.
+    result.modified_after_signing = False if result.coverage == "entire_document" else None
+    algorithms = [result.signature_algorithm or ""] + [
+        method.get("Algorithm", "").rsplit("#", 1)[-1]
+        for method in signature.iterfind(
+            f"{{{DS}}}SignedInfo/{{{DS}}}Reference/{{{DS}}}DigestMethod"
+        )
+    ]
+    if any({"sha1", "md5"} & set(name.lower().split("-")) for name in algorithms):
         return verdict(
             Indication.INDETERMINATE, "CRYPTO_CONSTRAINTS_FAILURE", Reason("weak_digest")
         )
@@ -143,8 +195,14 @@ async def _validate_one(data: bytes, signature, context, job) -> SignatureResult
     )
     try:
         path = await validator.async_validate_usage(set())
-    except cv_errors.RevokedError:
-        result.revocation = {"status": "revoked"}
+    except cv_errors.RevokedError as exc:
+        # When and why, as the PDF and CMS reports say it.
+        result.revocation = {
+            "status": "revoked",
+            "revoked_at": exc.revocation_dt.isoformat() if exc.revocation_dt else None,
+            "reason": exc.reason.native if exc.reason is not None else None,
+            "ca_revoked": not exc.is_ee_cert,
+        }
         return verdict(Indication.TOTAL_FAILED, "REVOKED")
     except cv_errors.PathBuildingError:
         result.revocation = {"status": "not_checked"}

@@ -1,0 +1,28 @@
+"""Reactions to trust-list changes.
+
+A saved or deleted trust-list row makes the next JWS verification in this
+process re-read the trust-list version at once (validation/jws.py explains
+the cache). This is a shortcut only: ``services.set_enabled`` writes with
+``QuerySet.update``, which sends no signal, and other processes see none of
+them; the version re-read every few seconds is what every process relies on.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from lienthong.trust.models import TrustedCertificate
+
+_JWS_MODULE = "lienthong.trust.validation.jws"
+
+
+@receiver(post_save, sender=TrustedCertificate, dispatch_uid="trust-list-changed-save")
+@receiver(post_delete, sender=TrustedCertificate, dispatch_uid="trust-list-changed-delete")
+def trust_list_changed(**kwargs) -> None:
+    # Not imported here if not imported yet: then nothing is cached to forget.
+    module = sys.modules.get(_JWS_MODULE)
+    if module is not None:
+        module.trust_list_changed()
