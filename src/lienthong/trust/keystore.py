@@ -482,21 +482,8 @@ def described(key: SigningKey) -> dict[str, Any]:
 
 
 def set_enabled(*, actor: Any, key: SigningKey, enabled: bool, source: str) -> SigningKey:
-    """Enable or disable a key; a change is audited, asking for the current state is not."""
-    with transaction.atomic():
-        stored = SigningKey.objects.select_for_update().get(pk=key.pk)
-        key.is_enabled = enabled
-        if stored.is_enabled == enabled:
-            return key
-        SigningKey.objects.filter(pk=key.pk).update(is_enabled=enabled)
-        audit.record(
-            actor=actor,
-            action=AuditRecord.Action.UPDATE,
-            obj=key,
-            changes={"is_enabled": [stored.is_enabled, enabled]},
-            source=source,
-        )
-    return key
+    """Enable or disable a key (audited; see services.switch_enabled)."""
+    return services.switch_enabled(actor=actor, obj=key, enabled=enabled, source=source)
 
 
 def signing_keys(*, enabled: bool | None = None) -> QuerySet[SigningKey]:

@@ -389,24 +389,34 @@ def add_certificate(
     return trusted
 
 
-def set_enabled(
-    *, actor: Any, trusted: TrustedCertificate, enabled: bool, source: str
-) -> TrustedCertificate:
-    """Enable or disable a certificate; a change is audited, asking for the current state is not."""
+def switch_enabled(*, actor: Any, obj, enabled: bool, source: str):
+    """Set ``is_enabled`` on a trust-list certificate or a signing key.
+
+    The row is locked while compared, so two operators switching at once give
+    one audited change; asking for the state it already has records nothing.
+    """
+    model = type(obj)
     with transaction.atomic():
-        stored = TrustedCertificate.objects.select_for_update().get(pk=trusted.pk)
-        trusted.is_enabled = enabled
+        stored = model.objects.select_for_update().get(pk=obj.pk)
+        obj.is_enabled = enabled
         if stored.is_enabled == enabled:
-            return trusted
-        TrustedCertificate.objects.filter(pk=trusted.pk).update(is_enabled=enabled)
+            return obj
+        model.objects.filter(pk=obj.pk).update(is_enabled=enabled)
         audit.record(
             actor=actor,
             action=AuditRecord.Action.UPDATE,
-            obj=trusted,
+            obj=obj,
             changes={"is_enabled": [stored.is_enabled, enabled]},
             source=source,
         )
-    return trusted
+    return obj
+
+
+def set_enabled(
+    *, actor: Any, trusted: TrustedCertificate, enabled: bool, source: str
+) -> TrustedCertificate:
+    """Enable or disable a certificate of the trust list (audited)."""
+    return switch_enabled(actor=actor, obj=trusted, enabled=enabled, source=source)
 
 
 def _described(trusted: TrustedCertificate) -> dict[str, Any]:
