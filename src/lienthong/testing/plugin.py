@@ -46,6 +46,19 @@ def operator(db, django_user_model):
     )
 
 
+@pytest.fixture(autouse=True)
+def fresh_trust_caches():
+    """Each test starts from its own database state: the per-process caches of the
+    trust-list version, trust material and revocation answers are forgotten."""
+    from lienthong.trust import revocation
+    from lienthong.trust.validation import jws, service
+
+    jws.trust_list_changed()
+    service.forget_trust_material()
+    revocation.forget_cached()
+    yield
+
+
 def pytest_collection_modifyitems(config, items):
     """Run browser tests last.
 

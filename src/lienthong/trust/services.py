@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 
 from lienthong.audit import services as audit
 from lienthong.audit.models import AuditRecord
+from lienthong.trust import signals
 from lienthong.trust.models import CertificateKind, Hierarchy, TrustedCertificate
 
 MAX_CERTIFICATE_BYTES = 64 * 1024  # a CA certificate is 1 to 3 KiB; anything near this is not one
@@ -402,6 +403,8 @@ def switch_enabled(*, actor: Any, obj, enabled: bool, source: str):
         if stored.is_enabled == enabled:
             return obj
         model.objects.filter(pk=obj.pk).update(is_enabled=enabled)
+        if model is TrustedCertificate:
+            signals.trust_list_changed()  # update() sends no post_save
         audit.record(
             actor=actor,
             action=AuditRecord.Action.UPDATE,

@@ -2,9 +2,10 @@
 
 A saved or deleted trust-list row makes the next JWS verification in this
 process re-read the trust-list version at once (validation/jws.py explains
-the cache). This is a shortcut only: ``services.set_enabled`` writes with
-``QuerySet.update``, which sends no signal, and other processes see none of
-them; the version re-read every few seconds is what every process relies on.
+the cache); ``services.switch_enabled``, which writes with ``QuerySet.update``
+(no signal), calls the same function. This is a shortcut only: other
+processes see none of it; the version re-read every few seconds is what every
+process relies on.
 """
 
 from __future__ import annotations

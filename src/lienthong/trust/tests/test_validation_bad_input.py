@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import struct
 import time
 import zlib
 
@@ -136,6 +137,51 @@ def test_a_compression_bomb_inside_a_signed_pdf_is_validated_without_inflating_i
 
     assert time.monotonic() - started < 30
     assert report.indication in {Indication.TOTAL_PASSED, Indication.INDETERMINATE}
+
+
+def flate_bomb(inflated_mib: int) -> bytes:
+    """A valid zlib stream of ``inflated_mib`` MiB of zeros, about a thousandth of
+    that in size, built without inflating anything: after a full flush, deflate
+    emits the same bytes for the same input, so one block is repeated; the
+    Adler-32 of n zero bytes is (n mod 65521) << 16 | 1."""
+    compressor = zlib.compressobj(9)
+    mebibyte = bytes(1 << 20)
+    first = compressor.compress(mebibyte) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(mebibyte) + compressor.flush(zlib.Z_FULL_FLUSH)
+    end = compressor.flush()[:-4]
+    size = inflated_mib << 20
+    return first + block * (inflated_mib - 1) + end + struct.pack(">I", (size % 65521) << 16 | 1)
+
+
+def test_the_bomb_builder_makes_what_it_says():
+    assert zlib.decompress(flate_bomb(3)) == bytes(3 << 20)
+
+
+def test_a_pdf_that_must_inflate_gigabytes_is_stopped_without_inflating_it(trusted_test_pki):
+    """The only cross-reference table is a stream inflating to 4 GiB: reading the
+    file at all needs it. pyHanko's decode limits stop it at once (the worker's
+    memory limit is the backstop) and the report says why."""
+    bomb = flate_bomb(4096)
+    head = (
+        b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+        b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    )
+    xref = (
+        b"3 0 obj\n<< /Type /XRef /Size 4 /W [1 4 2] /Root 1 0 R /Filter /FlateDecode"
+        b" /Length " + str(len(bomb)).encode() + b" >>\nstream\n" + bomb + b"\nendstream\nendobj\n"
+    )
+    pdf = head + xref + b"startxref\n" + str(len(head)).encode() + b"\n%%EOF\n"
+    assert len(pdf) < 8 * 1024 * 1024
+
+    started = time.monotonic()
+    report = validate_document(data=pdf, filename="bomb.pdf")
+
+    assert time.monotonic() - started < 30
+    assert (report.indication, report.sub_indication) == (Indication.INDETERMINATE, "GENERIC")
+    assert [r.code for r in report.reasons] == ["expands_too_much"]
+    # The worker goes on serving documents.
+    signed = documents.signed_pdf(trusted_test_pki, "citizen", timestamp=False)
+    assert validate_document(data=signed, filename="ok.pdf").indication == (Indication.TOTAL_PASSED)
 
 
 def test_the_engine_stops_itself_past_its_time_budget(db):

@@ -454,8 +454,9 @@ def test_disabling_the_roots_stops_cached_envelopes_within_seconds(
 ):
     token = envelope(trusted_test_pki, "agency")
     assert jws.verify_jws(token).indication == Indication.TOTAL_PASSED
-    # As the trust command and the admin do it: an UPDATE, which sends no signal.
-    testpki.disable_in_trust_list(trusted_test_pki, actor="test")
+    # What another process of the node disabling the roots looks like from here:
+    # the rows change, and nothing in this process is told.
+    TrustedCertificate.objects.update(is_enabled=False)
     # Until the version is re-read, the cached outcome stands (bounded staleness) ...
     clock[0] += jws.TRUST_LIST_RECHECK_SECONDS / 2
     assert jws.verify_jws(token).indication == Indication.TOTAL_PASSED
@@ -467,6 +468,14 @@ def test_disabling_the_roots_stops_cached_envelopes_within_seconds(
         "NO_CERTIFICATE_CHAIN_FOUND",
         ["untrusted_root"],
     )
+
+
+def test_disabling_through_the_service_invalidates_at_once_in_this_process(trusted_test_pki, clock):
+    token = envelope(trusted_test_pki, "agency")
+    assert jws.verify_jws(token).indication == Indication.TOTAL_PASSED
+    # As the trust command and the admin do it (an UPDATE, which sends no signal).
+    testpki.disable_in_trust_list(trusted_test_pki, actor="test")
+    assert jws.verify_jws(token).sub_indication == "NO_CERTIFICATE_CHAIN_FOUND"
 
 
 def test_a_saved_trust_list_row_invalidates_at_once_in_this_process(trusted_test_pki, clock):

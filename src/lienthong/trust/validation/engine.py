@@ -54,6 +54,10 @@ class Unreadable(Exception):
     """The file is not what it claims to be, or is damaged."""
 
 
+class ExpandsTooMuch(Exception):
+    """A stream of the file decodes to more than pyHanko's decode limits allow."""
+
+
 def run(job: dict[str, Any]) -> dict[str, Any]:
     """Validate ``job["data"]``; return the report and the revocation answers gathered.
 
@@ -103,10 +107,15 @@ def _run_with(job: dict[str, Any], policy: Policy) -> dict[str, Any]:
         indication, sub = Indication.INDETERMINATE, "GENERIC"
     except Unreadable as exc:
         reasons.append(Reason("unreadable", str(exc)[:300]))
+    except ExpandsTooMuch as exc:
+        # A compression bomb, stopped by pyHanko's decode limits (0.38) before
+        # the worker's memory limit had to.
+        reasons.append(Reason("expands_too_much", str(exc)[:300]))
+        indication, sub = Indication.INDETERMINATE, "GENERIC"
     except MemoryError:
         reasons.append(Reason("too_much_memory"))
         indication, sub = Indication.INDETERMINATE, "GENERIC"
-    if signatures or not reasons or reasons[0].code not in {"too_slow", "too_much_memory"}:
+    if signatures or not reasons or reasons[0].code not in _STOPPED:
         indication, sub = overall(signatures)
     if not signatures and not reasons:
         reasons.append(Reason("no_signature"))
@@ -128,6 +137,9 @@ def _run_with(job: dict[str, Any], policy: Policy) -> dict[str, Any]:
             "crl": [c.dump() for c in context.crls],
         },
     }
+
+
+_STOPPED = {"too_slow", "too_much_memory", "expands_too_much"}
 
 
 def sniff(data: bytes) -> str:
@@ -193,14 +205,25 @@ def _certificate(der: bytes) -> x509.Certificate:
     return x509.Certificate.load(der)
 
 
+@functools.lru_cache(maxsize=1024)
+def _ocsp(der: bytes) -> ocsp.OCSPResponse:
+    """Cached answers come back with every document: parsed once per worker."""
+    return ocsp.OCSPResponse.load(der)
+
+
+@functools.lru_cache(maxsize=256)
+def _crl(der: bytes) -> crl.CertificateList:
+    return crl.CertificateList.load(der)
+
+
 def _context(job: dict[str, Any], policy: Policy) -> ValidationContext:
     return ValidationContext(
         trust_roots=[_certificate(der) for der in job["anchors"]],
         other_certs=[_certificate(der) for der in job["others"]],
         allow_fetching=policy.allow_fetching,
         revocation_mode=policy.revocation_mode,
-        ocsps=[ocsp.OCSPResponse.load(der) for der in job.get("known_ocsp", [])],
-        crls=[crl.CertificateList.load(der) for der in job.get("known_crl", [])],
+        ocsps=[_ocsp(der) for der in job.get("known_ocsp", [])],
+        crls=[_crl(der) for der in job.get("known_crl", [])],
         time_tolerance=dt.timedelta(seconds=30),
     )
 
@@ -237,13 +260,15 @@ _PDF_DAMAGE = (
 
 
 async def _validate_pdf(data: bytes, context: ValidationContext, job) -> list[SignatureResult]:
-    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.misc import PdfDecodeLimitError, PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature
 
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         embedded = list(reader.embedded_regular_signatures)
+    except PdfDecodeLimitError as exc:
+        raise ExpandsTooMuch(str(exc)) from exc
     except (PdfError, *_PDF_DAMAGE) as exc:
         raise Unreadable(f"{type(exc).__name__}: {exc}") from exc
     results = []
@@ -255,11 +280,17 @@ async def _validate_pdf(data: bytes, context: ValidationContext, job) -> list[Si
                 ts_validation_context=context,
                 key_usage_settings=_key_usage(),
             )
+        except PdfDecodeLimitError as exc:
+            raise ExpandsTooMuch(str(exc)) from exc
         except (PdfError, *_PDF_DAMAGE) as exc:
-            results.append(_broken(index, "PAdES", exc, field_name=signature.field_name))
+            results.append(_broken(index, "PAdES", exc, field_name=str(signature.field_name)))
             continue
-        result = _from_status(index, "PAdES", status, job)
-        result.field_name = signature.field_name
+        result = _from_status(
+            index, "PAdES", status, job, context, await _chain_failure(status, context)
+        )
+        # A plain str: pyHanko's string object holds on to the whole parsed
+        # document, which copying or pickling the report would then drag along.
+        result.field_name = str(signature.field_name)
         _apply_pdf_modifications(result, status)
         _residual(result, status)
         results.append(result)
@@ -359,7 +390,9 @@ async def _validate_cms(
         except _ASN1_DAMAGE as exc:
             results.append(_broken(index, "CAdES", exc))
             continue
-        result = _from_status(index, "CAdES", status, job)
+        result = _from_status(
+            index, "CAdES", status, job, context, await _chain_failure(status, context)
+        )
         _residual(result, status)
         results.append(result)
     return results
@@ -392,7 +425,43 @@ def _hierarchy(path_certs: list[x509.Certificate], job) -> str | None:
     return None
 
 
-def _from_status(index: int, fmt: str, status, job) -> SignatureResult:
+async def _chain_failure(status, context: ValidationContext) -> str | None:
+    """Why a chain that reaches a trusted root still failed, when pyHanko does not say.
+
+    pyHanko files every path-validation error without a sub-indication of its
+    own under CERTIFICATE_CHAIN_GENERAL_FAILURE, the missing revocation status
+    (certvalidator's InsufficientRevinfoError) included, which ETSI EN 319
+    102-1 calls TRY_LATER. Only then is the signer's path validated once more,
+    with the same context (its answers and its cache), to learn the cause.
+    """
+    from pyhanko_certvalidator import CertificateValidator
+    from pyhanko_certvalidator import errors as cv_errors
+
+    problem = status.trust_problem_indic
+    if (
+        problem is None
+        or problem.standard_name != "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+        or status.validation_path is None
+    ):
+        return None
+    path = list(status.validation_path)
+    validator = CertificateValidator(
+        status.signing_cert,
+        intermediate_certs=[c for c in path if c != status.signing_cert],
+        validation_context=context,
+    )
+    try:
+        await validator.async_validate_path()
+    except cv_errors.InsufficientRevinfoError:
+        return "TRY_LATER"
+    except Exception:  # any other cause keeps pyHanko's general verdict
+        return None
+    return None
+
+
+def _from_status(
+    index: int, fmt: str, status, job, context: ValidationContext, chain_failure: str | None = None
+) -> SignatureResult:
     signer_cert = status.signing_cert
     path = list(status.validation_path) if status.validation_path is not None else [signer_cert]
     result = SignatureResult(
@@ -421,12 +490,37 @@ def _from_status(index: int, fmt: str, status, job) -> SignatureResult:
             result.best_signature_time = timestamp.timestamp.isoformat()
         else:
             result.reasons.append(Reason("timestamp_invalid"))
-    result.revocation = _revocation(status, job)
-    _decide(result, status, path)
+    result.revocation = _revocation(status, job, context)
+    _decide(result, status, path, chain_failure)
     return result
 
 
-def _revocation(status, job) -> dict[str, Any]:
+def answered(certificate: x509.Certificate, context: ValidationContext) -> dict[str, Any]:
+    """The revocation status of a certificate whose path validated: "good" when an
+    OCSP response or a CRL about it was at hand, else "not_available" — what a
+    soft-fail policy lets pass when the CA could not be asked."""
+    for response in context.ocsps:
+        try:
+            for single in response.basic_ocsp_response["tbs_response_data"]["responses"]:
+                cert_id = single["cert_id"]
+                if cert_id["serial_number"].native != certificate.serial_number:
+                    continue
+                algorithm = cert_id["hash_algorithm"]["algorithm"].native
+                issuer_hash = hashlib.new(algorithm, certificate.issuer.dump()).digest()
+                if cert_id["issuer_name_hash"].native == issuer_hash:
+                    return {"status": "good"}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    for revocation_list in context.crls:
+        try:
+            if revocation_list.issuer == certificate.issuer:
+                return {"status": "good"}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return {"status": "not_available"}
+
+
+def _revocation(status, job, context: ValidationContext) -> dict[str, Any]:
     details = status.revocation_details
     if details is not None:
         return {
@@ -437,10 +531,14 @@ def _revocation(status, job) -> dict[str, Any]:
         }
     if status.validation_path is None:
         return {"status": "not_checked"}
-    return {"status": "good" if status.trust_problem_indic is None else "unknown"}
+    if status.trust_problem_indic is not None:
+        return {"status": "unknown"}
+    return answered(status.signing_cert, context)
 
 
-def _decide(result: SignatureResult, status, path: list[x509.Certificate]) -> None:
+def _decide(
+    result: SignatureResult, status, path: list[x509.Certificate], chain_failure: str | None
+) -> None:
     """Set the ETSI indication, most severe finding first."""
 
     def verdict(indication: Indication, sub: str, *reasons: Reason) -> None:
@@ -482,7 +580,7 @@ def _decide(result: SignatureResult, status, path: list[x509.Certificate]) -> No
     if revoked_later and problem is not None and problem.standard_name in _REVOCATION_PROBLEMS:
         problem = None  # the revocation came after the proven signing time
     if problem is not None:
-        name = problem.standard_name
+        name = chain_failure or problem.standard_name
         indication = (
             Indication.TOTAL_FAILED if problem.status.name == "FAILED" else Indication.INDETERMINATE
         )

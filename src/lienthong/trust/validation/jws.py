@@ -81,7 +81,7 @@ from pyhanko_certvalidator import errors as cv_errors
 from lienthong.trust import revocation, selectors, signing
 from lienthong.trust.models import TrustedCertificate
 from lienthong.trust.validation import certificates
-from lienthong.trust.validation.engine import Policy, _hierarchy
+from lienthong.trust.validation.engine import Policy, _hierarchy, answered
 from lienthong.trust.validation.report import (
     CertificateInfo,
     Indication,
@@ -625,6 +625,9 @@ def _chain_outcome(
             status["revoked_at"] = error.revocation_dt.isoformat()
         if error.reason is not None:
             status["reason"] = error.reason.native
+        if not error.is_ee_cert:
+            # ETSI EN 319 102-1: nothing proves the signature predates the CA's revocation.
+            return outcome(Indication.INDETERMINATE, "REVOKED_CA_NO_POE", status=status)
         return outcome(Indication.TOTAL_FAILED, "REVOKED", status=status)
     if isinstance(error, cv_errors.PathBuildingError):
         return outcome(
@@ -637,7 +640,9 @@ def _chain_outcome(
         return outcome(Indication.INDETERMINATE, "OUT_OF_BOUNDS_NO_POE")
     if isinstance(error, cv_errors.NotYetValidError):
         bounds.append(signer.not_valid_before)  # it may become valid
-        return outcome(Indication.INDETERMINATE, "NOT_YET_VALID")
+        # The best signature time (now) lies before the certificate's validity
+        # (ETSI EN 319 102-1), as engine.py judges PDF and CMS.
+        return outcome(Indication.TOTAL_FAILED, "NOT_YET_VALID")
     if isinstance(error, cv_errors.InsufficientRevinfoError):
         return outcome(
             Indication.INDETERMINATE,
@@ -666,7 +671,7 @@ def _chain_outcome(
     bounds.extend(_next_updates(chain, context))
     hierarchies = {t.fingerprint_sha256: t.hierarchy for t in selectors.trust_list(enabled=True)}
     common = {
-        "status": {"status": "good"},
+        "status": answered(signer, context),
         "chain": [certificates.describe(c) for c in reversed(chain)],
         "hierarchy": _hierarchy(chain, {"hierarchies": hierarchies}),
     }

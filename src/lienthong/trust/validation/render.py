@@ -28,6 +28,10 @@ REVOCATION_LABELS = {
     "good": ("Chưa bị thu hồi (đã kiểm tra)", "Not revoked (checked)"),
     "revoked": ("Đã bị thu hồi", "Revoked"),
     "unknown": ("Không xác định", "Unknown"),
+    "not_available": (
+        "Không lấy được thông tin thu hồi (chấp nhận theo chính sách kiểm tra mềm)",
+        "No revocation information could be obtained (accepted under the soft-fail policy)",
+    ),
     "not_checked": ("Chưa kiểm tra", "Not checked"),
 }
 COVERAGE_LABELS = {

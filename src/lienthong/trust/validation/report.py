@@ -242,6 +242,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Việc kiểm tra cần quá nhiều bộ nhớ (tệp có thể là bom nén) và đã bị dừng",
         "Validation needed too much memory (the file may be a compression bomb) and was stopped",
     ),
+    "expands_too_much": (
+        "Tệp giải nén ra quá nhiều dữ liệu (có thể là bom nén) nên không được kiểm tra",
+        "The file expands to far more data than allowed (likely a compression bomb)"
+        " and was not checked",
+    ),
     "internal_error": (
         "Lỗi nội bộ khi kiểm tra; sự cố đã được ghi lại",
         "Internal error during validation; it has been logged",

@@ -37,6 +37,7 @@ logger = structlog.get_logger(__name__)
 _PRELOAD = [
     "lienthong.trust.validation.sandbox",
     "lienthong.trust.validation.engine",
+    "lienthong.trust.validation.speedups",
     "lienthong.trust.validation.xades",
     "pyhanko.pdf_utils.reader",
     "pyhanko.sign.diff_analysis",
@@ -72,7 +73,9 @@ def _mp():
 def _serve(connection, memory_bytes: int) -> None:
     """A worker's life: answer jobs until told to stop or until a failure makes it unsafe."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    from lienthong.trust.validation import engine
+    from lienthong.trust.validation import engine, speedups
+
+    speedups.install()
 
     while True:
         try:

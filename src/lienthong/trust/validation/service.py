@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from lienthong.trust import revocation, selectors
+from lienthong.trust.models import CertificateKind
 from lienthong.trust.validation.engine import Policy, sniff
 from lienthong.trust.validation.report import Indication, Reason, ValidationReport
 from lienthong.trust.validation.sandbox import SandboxFailure, run_bounded
@@ -25,15 +28,51 @@ def default_policy() -> Policy:
     )
 
 
+# The trust material is read again when the trust-list version changes (jws.py:
+# re-read at most every 2 seconds), when a root's validity begins or ends, and
+# at the latest after this many seconds.
+MATERIAL_MAX_AGE = dt.timedelta(minutes=5)
+_material: dict[str, Any] = {"version": None, "until": None, "value": None}
+_material_lock = threading.Lock()
+
+
 def trust_material() -> dict[str, Any]:
-    """What the engine needs from the trust list: anchors, helpers, hierarchies."""
-    return {
-        "anchors": [c.dump() for c in selectors.anchors()],
+    """What the engine needs from the trust list: anchors, helpers, hierarchies.
+
+    Kept per process under the trust-list version, so a validation costs no
+    trust-list query while the list is unchanged.
+    """
+    from lienthong.trust.validation.jws import trust_list_version
+
+    version = trust_list_version()
+    now = timezone.now()
+    with _material_lock:
+        if _material["version"] == version and _material["until"] > now:
+            return _material["value"]
+    enabled = list(selectors.trust_list(enabled=True))
+    value = {
+        "anchors": [c.dump() for c in selectors.anchors(at=now)],
         "others": [c.dump() for c in selectors.other_certificates()],
-        "hierarchies": {
-            t.fingerprint_sha256: t.hierarchy for t in selectors.trust_list(enabled=True)
-        },
+        "hierarchies": {t.fingerprint_sha256: t.hierarchy for t in enabled},
     }
+    boundaries = [
+        moment
+        for t in enabled
+        if t.kind == CertificateKind.ROOT
+        for moment in (t.not_before, t.not_after)
+        if moment > now
+    ]
+    with _material_lock:
+        _material.update(
+            version=version, until=min([now + MATERIAL_MAX_AGE, *boundaries]), value=value
+        )
+    return value
+
+
+def forget_trust_material() -> None:
+    """Make the next validation in this process read the trust list again."""
+    with _material_lock:
+        _material.update(version=None, until=None, value=None)
 
 
 def validate_document(
@@ -75,7 +114,8 @@ def validate_document(
     except SandboxFailure as failure:
         return _failure(data, filename, policy, failure.code)
     revocation.remember(
-        ocsp_answers=outcome["revinfo"]["ocsp"], crl_answers=outcome["revinfo"]["crl"]
+        ocsp_answers=outcome["revinfo"]["ocsp"],
+        crl_answers=outcome["revinfo"]["crl"],
     )
     return ValidationReport.from_dict(outcome["report"])
 

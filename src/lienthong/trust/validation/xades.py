@@ -18,7 +18,7 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 
 from lienthong.trust.validation import certificates
-from lienthong.trust.validation.engine import Unreadable, _hierarchy
+from lienthong.trust.validation.engine import Unreadable, _hierarchy, answered
 from lienthong.trust.validation.report import Indication, Reason, SignatureResult
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -203,6 +203,9 @@ async def _validate_one(data: bytes, signature, context, job) -> SignatureResult
             "reason": exc.reason.native if exc.reason is not None else None,
             "ca_revoked": not exc.is_ee_cert,
         }
+        if not exc.is_ee_cert:
+            # ETSI EN 319 102-1: nothing proves the signature predates the CA's revocation.
+            return verdict(Indication.INDETERMINATE, "REVOKED_CA_NO_POE")
         return verdict(Indication.TOTAL_FAILED, "REVOKED")
     except cv_errors.PathBuildingError:
         result.revocation = {"status": "not_checked"}
@@ -212,7 +215,9 @@ async def _validate_one(data: bytes, signature, context, job) -> SignatureResult
     except cv_errors.ExpiredError:
         return verdict(Indication.INDETERMINATE, "OUT_OF_BOUNDS_NO_POE")
     except cv_errors.NotYetValidError:
-        return verdict(Indication.INDETERMINATE, "NOT_YET_VALID")
+        # No timestamp: the best signature time is now, before the certificate's
+        # validity began (ETSI EN 319 102-1), as engine.py judges PDF and CMS.
+        return verdict(Indication.TOTAL_FAILED, "NOT_YET_VALID")
     except cv_errors.InsufficientRevinfoError:
         result.revocation = {"status": "unknown"}
         return verdict(Indication.INDETERMINATE, "TRY_LATER", Reason("revocation_unknown"))
@@ -229,7 +234,7 @@ async def _validate_one(data: bytes, signature, context, job) -> SignatureResult
     chain = list(path)
     result.chain = [certificates.describe(c) for c in reversed(chain)]
     result.hierarchy = _hierarchy(chain, job)
-    result.revocation = {"status": "good"}
+    result.revocation = answered(signer, context)
     weak = [c for c in chain if certificates.key_is_weak(c)]
     if weak:
         return verdict(
