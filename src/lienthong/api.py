@@ -13,6 +13,7 @@ from ninja.errors import HttpError, ValidationError
 from lienthong import __version__
 from lienthong.directory.api import router as directory_router
 from lienthong.errors import ApiError, invalid_input
+from lienthong.exchange.api import router as exchange_router
 from lienthong.node import this_node
 from lienthong.trust.api import router as trust_router
 
@@ -89,3 +90,4 @@ def node(request: HttpRequest):
 
 api.add_router("/", directory_router)
 api.add_router("/", trust_router)
+api.add_router("/", exchange_router)

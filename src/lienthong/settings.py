@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "lienthong.audit",
     "lienthong.directory",
     "lienthong.trust",
+    "lienthong.exchange",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +204,26 @@ TRUST_MAX_DOCUMENT_BYTES = env_int("LIENTHONG_MAX_DOCUMENT_MB", 20) * 1024 * 102
 TRUST_REPORT_RETENTION_DAYS = env_int("LIENTHONG_REPORT_RETENTION_DAYS", 30)
 # Public validation page: uploads per client address (django-ratelimit syntax).
 TRUST_VALIDATION_RATE = env_str("LIENTHONG_VALIDATION_RATE", "30/10m")
+
+# --- The exchange (lienthong.exchange) ---------------------------------------
+EXCHANGE_MAX_ENVELOPE_BYTES = env_int("LIENTHONG_EXCHANGE_MAX_ENVELOPE_BYTES", 1_400_000)
+EXCHANGE_MAX_BATCH = env_int("LIENTHONG_EXCHANGE_MAX_BATCH", 500)
+# A receiver refuses envelopes created further ahead of its clock than this
+# (seconds), and older than the replay window.
+EXCHANGE_MAX_CLOCK_SKEW = env_int("LIENTHONG_EXCHANGE_MAX_CLOCK_SKEW", 300)
+EXCHANGE_REPLAY_WINDOW = env_int("LIENTHONG_EXCHANGE_REPLAY_WINDOW", 7 * 24 * 3600)
+# Delivery: envelopes per request, attempts before a dead letter, backoff.
+EXCHANGE_BATCH_SIZE = env_int("LIENTHONG_EXCHANGE_BATCH_SIZE", 100)
+EXCHANGE_MAX_ATTEMPTS = env_int("LIENTHONG_EXCHANGE_MAX_ATTEMPTS", 12)
+EXCHANGE_BACKOFF_SECONDS = env_int("LIENTHONG_EXCHANGE_BACKOFF_SECONDS", 2)
+EXCHANGE_BACKOFF_CAP_SECONDS = env_int("LIENTHONG_EXCHANGE_BACKOFF_CAP_SECONDS", 3600)
+EXCHANGE_LEASE_SECONDS = env_int("LIENTHONG_EXCHANGE_LEASE_SECONDS", 120)
+EXCHANGE_HTTP_TIMEOUT = env_int("LIENTHONG_EXCHANGE_HTTP_TIMEOUT", 30)
+# Mutual TLS between nodes: this node's client certificate and the CA bundle
+# that signs the peers' server certificates (files; empty: plain HTTP on loopback).
+EXCHANGE_TLS_CLIENT_CERT = env_str("LIENTHONG_EXCHANGE_TLS_CLIENT_CERT")
+EXCHANGE_TLS_CLIENT_KEY = env_str("LIENTHONG_EXCHANGE_TLS_CLIENT_KEY")
+EXCHANGE_TLS_CA = env_str("LIENTHONG_EXCHANGE_TLS_CA")
 
 # --- The directory ----------------------------------------------------------
 DIRECTORY_PAGE_SIZE = env_int("LIENTHONG_DIRECTORY_PAGE_SIZE", 50)

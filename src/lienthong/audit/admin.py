@@ -55,8 +55,21 @@ class AuditedModelAdmin(admin.ModelAdmin):
         )
 
 
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Records that are evidence (audit trail, message log): seen, never edited here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AuditRecord)
-class AuditRecordAdmin(admin.ModelAdmin):
+class AuditRecordAdmin(ReadOnlyModelAdmin):
     list_display = [
         "at",
         "actor_label",
@@ -70,15 +83,6 @@ class AuditRecordAdmin(admin.ModelAdmin):
     search_fields = ["actor_label", "object_repr", "object_id", "request_id"]
     date_hierarchy = "at"
     readonly_fields = [f.name for f in AuditRecord._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 admin.site.site_header = _("Liên Thông administration")

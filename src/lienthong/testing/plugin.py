@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from lienthong.testing.browser import *  # noqa: F403  (browser fixtures)
+from lienthong.testing.pki import *  # noqa: F403  (TEST PKI fixtures)
 
 
 @pytest.fixture(scope="session")

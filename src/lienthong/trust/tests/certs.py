@@ -61,14 +61,16 @@ class Issued:
         return self.certificate.fingerprint(hashes.SHA256()).hex()
 
 
-def name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Liên Thông TEST"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
+def name(common_name: str, user_id: str | None = None) -> x509.Name:
+    """``user_id`` carries an agency's electronic identifier (UID), as agency certificates do."""
+    attributes = [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Liên Thông TEST"),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ]
+    if user_id:
+        attributes.append(x509.NameAttribute(NameOID.USER_ID, user_id))
+    return x509.Name(attributes)
 
 
 def issue(
@@ -81,6 +83,7 @@ def issue(
     valid_from: dt.datetime | None = None,
     days: int = 3650,
     subject_key: object | None = None,
+    user_id: str | None = None,
 ) -> Issued:
     """A certificate for ``common_name``, self-signed unless ``issuer`` is given.
 
@@ -94,7 +97,7 @@ def issue(
     key_cert_sign = ca if key_cert_sign is None else key_cert_sign
     builder = (
         x509.CertificateBuilder()
-        .subject_name(name(common_name))
+        .subject_name(name(common_name, user_id))
         .issuer_name(issuer.certificate.subject if issuer else name(common_name))
         .public_key(subject_private.public_key())
         .serial_number(next(_serials))

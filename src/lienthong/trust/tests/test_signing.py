@@ -235,7 +235,7 @@ def test_b_t_without_a_time_stamping_authority_is_refused(ministry_key):
 
 
 def test_an_unreachable_time_stamping_authority_is_a_clear_refusal(ministry_key):
-    from lienthong.trust.tests.conftest import free_loopback_port
+    from lienthong.testing.pki import free_loopback_port
 
     with pytest.raises(signing.SigningRefused) as excinfo:
         signing.sign_pdf(

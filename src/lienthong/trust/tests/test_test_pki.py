@@ -29,9 +29,9 @@ from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBack
 from werkzeug.test import Client
 
 from lienthong.audit.models import AuditRecord
+from lienthong.testing.pki import free_loopback_port
 from lienthong.trust import selectors, services, testpki
 from lienthong.trust.models import TrustedCertificate
-from lienthong.trust.tests.conftest import free_loopback_port
 
 ISSUERS = {
     "public-ca-1": "public-root",

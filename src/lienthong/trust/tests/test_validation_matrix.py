@@ -21,10 +21,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from lienthong.testing.pki import free_loopback_port
 from lienthong.trust import testpki
 from lienthong.trust.models import TrustedCertificate
 from lienthong.trust.tests import certs
-from lienthong.trust.tests.conftest import free_loopback_port
 from lienthong.trust.tests.signatures import (
     FORMATS,
     Signed,

@@ -1,0 +1,79 @@
+"""The operator's view of the exchange: messages by state, dead letters to replay, rights, log.
+
+Messages and log records are evidence: read-only here (the log is verified by
+``lienthong exchange verify-log``). Access rights are edited, audited.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from lienthong.audit.admin import AuditedModelAdmin, ReadOnlyModelAdmin
+from lienthong.exchange import delivery
+from lienthong.exchange.models import AccessRight, InboundMessage, LogRecord, OutboundMessage
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "envelope_id",
+        "type",
+        "correlation_id",
+        "recipient",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    )
+    list_filter = ("state", "type")
+    search_fields = ("envelope_id", "correlation_id", "recipient")
+    date_hierarchy = "created_at"
+    actions = ["replay"]
+    readonly_fields = [f.name for f in OutboundMessage._meta.fields]
+
+    def get_actions(self, request):
+        # The replay action changes state: it needs the view-and-change right,
+        # which the read-only admin otherwise withholds.
+        actions = super().get_actions(request)
+        if not request.user.has_perm("exchange.change_outboundmessage"):
+            actions.pop("replay", None)
+        return actions
+
+    @admin.action(description=_("Queue the selected dead or refused messages again"))
+    def replay(self, request, queryset):
+        count = delivery.replay(
+            actor=request.user, envelope_ids=list(queryset.values_list("envelope_id", flat=True))
+        )
+        self.message_user(
+            request,
+            ngettext("%(count)d message queued again.", "%(count)d messages queued again.", count)
+            % {"count": count},
+            messages.SUCCESS if count else messages.WARNING,
+        )
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ReadOnlyModelAdmin):
+    list_display = ("envelope_id", "type", "correlation_id", "sender", "received_at")
+    list_filter = ("type",)
+    search_fields = ("envelope_id", "correlation_id", "sender")
+    date_hierarchy = "received_at"
+    readonly_fields = [f.name for f in InboundMessage._meta.fields]
+
+
+@admin.register(LogRecord)
+class LogRecordAdmin(ReadOnlyModelAdmin):
+    list_display = ("sequence", "kind", "envelope_id", "correlation_id", "recorded_at")
+    list_filter = ("kind",)
+    search_fields = ("envelope_id", "correlation_id")
+    readonly_fields = [f.name for f in LogRecord._meta.fields]
+
+
+@admin.register(AccessRight)
+class AccessRightAdmin(AuditedModelAdmin):
+    list_display = ("provider", "message_type", "consumer", "is_enabled")
+    list_filter = ("is_enabled",)
+    search_fields = ("provider__identifier", "provider__name", "message_type")
+    autocomplete_fields = ("provider", "consumer")

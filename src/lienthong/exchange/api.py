@@ -1,0 +1,51 @@
+"""The exchange's receiving end in the API: POST /api/v1/exchange/envelopes.
+
+Nodes post batches of signed envelopes and get one signed receipt per
+envelope, in the same order. Each envelope is judged on its own (signature,
+chain, directory, access right, clock, replay: services.py); a refusal is a
+negative receipt with a reason code, not an HTTP error. Only a request that
+is not a batch at all gets a 4xx.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Router, Schema
+from pydantic import Field, StringConstraints
+
+from lienthong.errors import ApiError, ErrorOut
+from lienthong.exchange import services
+
+router = Router(tags=["exchange"])
+
+Token = Annotated[str, StringConstraints(max_length=settings.EXCHANGE_MAX_ENVELOPE_BYTES)]
+
+
+class BatchIn(Schema):
+    envelopes: list[Token] = Field(
+        min_length=1,
+        max_length=settings.EXCHANGE_MAX_BATCH,
+        description="Compact JWS envelopes, signed by their sending agencies.",
+    )
+
+
+class ReceiptsOut(Schema):
+    receipts: list[str]
+
+
+@router.post(
+    "/exchange/envelopes",
+    response={200: ReceiptsOut, 400: ErrorOut, 422: ErrorOut, 503: ErrorOut},
+    summary="Deliver a batch of signed envelopes; one signed receipt per envelope",
+)
+def receive_envelopes(request: HttpRequest, batch: BatchIn):
+    """Every envelope gets a receipt, accepted or refused with a reason code. 503
+    (``no_signing_key``): this node holds no key to sign receipts with."""
+    try:
+        outcomes = services.receive_batch(batch.envelopes)
+    except services.ExchangeRefused as refused:
+        raise ApiError(503, refused.code, refused.message_vi, refused.message_en) from refused
+    return {"receipts": [o.receipt for o in outcomes]}

@@ -1,0 +1,255 @@
+"""Carrying queued envelopes to their receiving nodes: ``lienthong worker``.
+
+One round (``deliver_due``):
+
+1. **Claim** the due messages in a short transaction: queued, next attempt
+   reached, and no earlier queued message of the same correlation id to the
+   same recipient (order per dossier). Claiming moves ``next_attempt_at`` a
+   lease ahead and counts the attempt, so another worker does not take them;
+   on PostgreSQL the rows are read ``FOR UPDATE SKIP LOCKED``, on SQLite the
+   write transaction itself is exclusive. A worker killed mid-batch leaves
+   its messages to be claimed again when the lease runs out; the receiver
+   deduplicates by envelope id, so nothing is applied twice.
+2. **Post** each endpoint's messages as one batch and read one receipt per
+   envelope. A receipt counts only if its signature verifies and it names the
+   envelope (id and SHA-256 of the signed envelope).
+3. **Settle**: accepted → delivered; refused for a reason retrying cannot
+   change → refused (the operator sees it and may replay it after fixing the
+   cause); anything else (no answer, HTTP error, a receipt that does not
+   verify, "revocation unknown") → retried after an exponential backoff with
+   jitter, until ``EXCHANGE_MAX_ATTEMPTS``, then a dead letter.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from lienthong.exchange import log
+from lienthong.exchange.models import LogRecord, OutboundMessage
+from lienthong.exchange.services import RECEIPT_TYPE
+from lienthong.trust.validation.jws import verify_jws
+from lienthong.trust.validation.report import Indication
+
+logger = structlog.get_logger(__name__)
+
+# Refusals that a retry cannot turn into an acceptance.
+FINAL_REFUSALS = {
+    "malformed",
+    "signature_invalid",
+    "untrusted_chain",
+    "certificate_revoked",
+    "unknown_sender",
+    "sender_mismatch",
+    "unknown_recipient",
+    "expired",
+    "forbidden",
+    "replayed",
+}
+
+
+@dataclass
+class RoundResult:
+    claimed: int = 0
+    delivered: int = 0
+    refused: int = 0
+    retried: int = 0
+    dead: int = 0
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Exponential backoff with jitter (0.5 to 1.5 times), capped."""
+    base = settings.EXCHANGE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1)
+    delay = min(settings.EXCHANGE_BACKOFF_CAP_SECONDS, base) * random.uniform(0.5, 1.5)  # noqa: S311
+    return dt.timedelta(seconds=delay)
+
+
+def claim(limit: int) -> list[OutboundMessage]:
+    now = timezone.now()
+    earlier = OutboundMessage.objects.filter(
+        state=OutboundMessage.State.QUEUED,
+        correlation_id=OuterRef("correlation_id"),
+        recipient=OuterRef("recipient"),
+        pk__lt=OuterRef("pk"),
+    )
+    with transaction.atomic():
+        due = OutboundMessage.objects.filter(
+            state=OutboundMessage.State.QUEUED, next_attempt_at__lte=now
+        ).exclude(Exists(earlier))
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        messages = list(due.order_by("pk")[:limit])
+        if messages:
+            lease = now + dt.timedelta(seconds=settings.EXCHANGE_LEASE_SECONDS)
+            OutboundMessage.objects.filter(pk__in=[m.pk for m in messages]).update(
+                next_attempt_at=lease, attempts=F("attempts") + 1, last_attempt_at=now
+            )
+            for message in messages:
+                message.attempts += 1
+    return messages
+
+
+def _receipt_body(token: Any) -> dict[str, Any] | None:
+    if not isinstance(token, str) or token.count(".") != 2:
+        return None
+    segment = token.split(".")[1]
+    try:
+        body = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) and body.get("type") == RECEIPT_TYPE else None
+
+
+def _post(client: httpx.Client, endpoint: str, tokens: list[str]) -> list[Any]:
+    response = client.post(endpoint, json={"envelopes": tokens})
+    response.raise_for_status()
+    receipts = response.json().get("receipts")
+    if not isinstance(receipts, list) or len(receipts) != len(tokens):
+        raise ValueError("the answer does not hold one receipt per envelope")
+    return receipts
+
+
+def _retry_or_bury(message: OutboundMessage, error: str, result: RoundResult) -> None:
+    now = timezone.now()
+    if message.attempts >= settings.EXCHANGE_MAX_ATTEMPTS:
+        OutboundMessage.objects.filter(pk=message.pk).update(
+            state=OutboundMessage.State.DEAD, last_error=error[:500]
+        )
+        result.dead += 1
+        logger.warning("dead letter", envelope_id=message.envelope_id, error=error[:200])
+        return
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        next_attempt_at=now + backoff(message.attempts), last_error=error[:500]
+    )
+    result.retried += 1
+
+
+def _settle(message: OutboundMessage, receipt: Any, result: RoundResult) -> None:
+    body = _receipt_body(receipt)
+    if body is None:
+        return _retry_or_bury(message, "the answer is not a receipt", result)
+    if body.get("receipt_for") != message.envelope_id or (
+        body.get("envelope_sha256") != message.token_sha256
+    ):
+        return _retry_or_bury(message, "the receipt is for another envelope", result)
+    verified = verify_jws(receipt)
+    if verified.indication != Indication.TOTAL_PASSED:
+        return _retry_or_bury(
+            message, f"receipt signature {verified.indication}/{verified.sub_indication}", result
+        )
+    status, code = body.get("status"), str(body.get("reason") or "")
+    if status == "accepted":
+        _keep_receipt(
+            message,
+            receipt,
+            state=OutboundMessage.State.DELIVERED,
+            delivered_at=timezone.now(),
+            last_error="",
+        )
+        result.delivered += 1
+        return None
+    if status == "refused" and code in FINAL_REFUSALS:
+        _keep_receipt(
+            message,
+            receipt,
+            state=OutboundMessage.State.REFUSED,
+            refusal_code=code,
+            last_error=f"refused: {code}",
+        )
+        result.refused += 1
+        return None
+    return _retry_or_bury(message, f"refused for now: {code or status}", result)
+
+
+def _keep_receipt(message: OutboundMessage, receipt: str, **changes) -> None:
+    """The message's final state and its receipt, with the receipt's log record."""
+    with transaction.atomic():
+        OutboundMessage.objects.filter(pk=message.pk).update(receipt=receipt, **changes)
+        log.append(
+            kind=LogRecord.Kind.RECEIPT_RECEIVED,
+            envelope_id=message.envelope_id,
+            correlation_id=message.correlation_id,
+            content=receipt,
+        )
+
+
+def client() -> httpx.Client:
+    """The HTTP client of the worker; mutual TLS when the node has a client certificate."""
+    options: dict[str, Any] = {"timeout": settings.EXCHANGE_HTTP_TIMEOUT}
+    if settings.EXCHANGE_TLS_CLIENT_CERT:
+        options["cert"] = (settings.EXCHANGE_TLS_CLIENT_CERT, settings.EXCHANGE_TLS_CLIENT_KEY)
+    if settings.EXCHANGE_TLS_CA:
+        options["verify"] = settings.EXCHANGE_TLS_CA
+    return httpx.Client(**options)
+
+
+def deliver_due(http: httpx.Client, limit: int | None = None) -> RoundResult:
+    """One round: claim, post per endpoint, settle every message."""
+    result = RoundResult()
+    messages = claim(limit or settings.EXCHANGE_BATCH_SIZE)
+    result.claimed = len(messages)
+    by_endpoint: dict[str, list[OutboundMessage]] = {}
+    for message in messages:
+        by_endpoint.setdefault(message.endpoint, []).append(message)
+    for endpoint, batch in by_endpoint.items():
+        try:
+            receipts = _post(http, endpoint, [m.token for m in batch])
+        except (httpx.HTTPError, ValueError) as exc:
+            for message in batch:
+                _retry_or_bury(message, f"{type(exc).__name__}: {exc}", result)
+            continue
+        for message, receipt in zip(batch, receipts, strict=True):
+            _settle(message, receipt, result)
+    return result
+
+
+def run(*, once: bool = False, idle_seconds: float = 1.0, stop=None) -> None:
+    """The worker loop: rounds back to back while there is work, a pause when idle."""
+    with client() as http:
+        while stop is None or not stop():
+            outcome = deliver_due(http)
+            if once:
+                return
+            if outcome.claimed == 0:
+                time.sleep(idle_seconds)
+
+
+def replay(*, actor: Any, envelope_ids: list[str]) -> int:
+    """Queue dead or refused messages again (after the operator fixed the cause)."""
+    from lienthong.audit import services as audit
+    from lienthong.audit.models import AuditRecord
+
+    count = 0
+    with transaction.atomic():
+        for message in OutboundMessage.objects.select_for_update().filter(
+            envelope_id__in=envelope_ids,
+            state__in=[OutboundMessage.State.DEAD, OutboundMessage.State.REFUSED],
+        ):
+            before = message.state
+            OutboundMessage.objects.filter(pk=message.pk).update(
+                state=OutboundMessage.State.QUEUED,
+                attempts=0,
+                next_attempt_at=timezone.now(),
+                refusal_code="",
+            )
+            audit.record(
+                actor=actor,
+                action=AuditRecord.Action.UPDATE,
+                obj=message,
+                changes={"state": [before, OutboundMessage.State.QUEUED]},
+                source="exchange",
+            )
+            count += 1
+    return count

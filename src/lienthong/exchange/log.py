@@ -1,0 +1,105 @@
+"""The message log: a hash chain over every envelope and receipt the node sends or receives.
+
+Record n's digest is SHA-256 over the canonical JSON (RFC 8785) of
+``[previous digest, sequence, kind, envelope id, correlation id, recorded at,
+SHA-256 of the content]``; the first record's previous digest is 64 zeros.
+Appending locks the one ``LogHead`` row, so concurrent writers (several web
+and worker processes on PostgreSQL) still form a single chain, and the record
+is written in the caller's transaction: a message and its log record commit
+or roll back together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import rfc8785
+from django.db import transaction
+from django.utils import timezone
+
+from lienthong.exchange.envelope import format_time
+from lienthong.exchange.models import LogHead, LogRecord
+
+GENESIS = "0" * 64
+
+
+def _digest(previous: str, sequence: int, kind: str, envelope_id: str, correlation_id: str,
+            recorded_at: str, content_sha256: str) -> str:  # fmt: skip
+    fields = [previous, sequence, kind, envelope_id, correlation_id, recorded_at, content_sha256]
+    return hashlib.sha256(rfc8785.dumps(fields)).hexdigest()
+
+
+def append(*, kind: str, envelope_id: str, correlation_id: str, content: str) -> LogRecord:
+    """Add one record at the head of the chain (inside the caller's transaction)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("log.append() must run inside the message's transaction")
+    head, _ = LogHead.objects.select_for_update().get_or_create(pk=1)
+    recorded_at = timezone.now()
+    sequence = head.sequence + 1
+    content_sha256 = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    digest = _digest(
+        head.digest,
+        sequence,
+        kind,
+        envelope_id,
+        correlation_id,
+        format_time(recorded_at),
+        content_sha256,
+    )
+    record = LogRecord.objects.create(
+        sequence=sequence,
+        kind=kind,
+        envelope_id=envelope_id,
+        correlation_id=correlation_id,
+        recorded_at=recorded_at,
+        content=content,
+        content_sha256=content_sha256,
+        previous_digest=head.digest,
+        digest=digest,
+    )
+    LogHead.objects.filter(pk=1).update(sequence=sequence, digest=digest)
+    return record
+
+
+@dataclass(frozen=True)
+class Verification:
+    records: int
+    head: str
+    broken_at: int | None = None
+    problem: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+
+def verify(batch_size: int = 2000) -> Verification:
+    """Walk the whole chain; name the first record that does not follow from the one before."""
+    previous, expected, count = GENESIS, 1, 0
+    queryset = LogRecord.objects.order_by("sequence")
+    for record in queryset.iterator(chunk_size=batch_size):
+        if record.sequence != expected:
+            return Verification(count, previous, expected, f"record #{expected} is missing")
+        problem = ""
+        if hashlib.sha256(record.content.encode("utf-8")).hexdigest() != record.content_sha256:
+            problem = "its content does not match its recorded digest"
+        elif record.previous_digest != previous:
+            problem = "it does not link to the record before it"
+        elif record.digest != _digest(
+            previous,
+            record.sequence,
+            record.kind,
+            record.envelope_id,
+            record.correlation_id,
+            format_time(record.recorded_at),
+            record.content_sha256,
+        ):
+            problem = "its digest does not match its fields"
+        if problem:
+            return Verification(count, previous, record.sequence, problem)
+        previous, expected, count = record.digest, expected + 1, count + 1
+    head = LogHead.objects.filter(pk=1).first()
+    if head is not None and (head.sequence != count or head.digest != previous):
+        return Verification(count, previous, count + 1, "the chain's head does not match its end")
+    return Verification(count, previous)

@@ -1,0 +1,159 @@
+"""What the exchange keeps: messages sent and received, access rights, the message log."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AccessRight(models.Model):
+    """Which agencies may send which message types to an agency hosted by this node.
+
+    Deny by default: an envelope is accepted only if a right matches its
+    recipient agency, its type (exactly, or ``prefix.*``) and its sender
+    agency (or every agency, when ``consumer`` is empty).
+    """
+
+    provider = models.ForeignKey(
+        "directory.Agency",
+        verbose_name=_("providing agency"),
+        on_delete=models.CASCADE,
+        related_name="exchange_rights_given",
+    )
+    message_type = models.CharField(
+        _("message type"),
+        max_length=80,
+        help_text=_('An envelope type such as "dossier.status", or "dossier.*" for a family.'),
+    )
+    consumer = models.ForeignKey(
+        "directory.Agency",
+        verbose_name=_("sending agency"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="exchange_rights_held",
+        help_text=_("Empty: every agency of the directory."),
+    )
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        verbose_name = _("access right")
+        verbose_name_plural = _("access rights")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "message_type", "consumer"], name="exchange_right_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        who = self.consumer.identifier if self.consumer_id else "*"
+        return f"{who} → {self.provider.identifier}: {self.message_type}"
+
+
+class OutboundMessage(models.Model):
+    """An envelope this node sends: queued in the transaction that caused it (the outbox)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        DELIVERED = "delivered", _("delivered (receipt received)")
+        REFUSED = "refused", _("refused by the receiver")
+        DEAD = "dead", _("dead letter (attempts exhausted)")
+
+    envelope_id = models.CharField(_("envelope id"), max_length=36, unique=True)
+    type = models.CharField(_("type"), max_length=80)
+    sender = models.CharField(_("sender"), max_length=120)
+    recipient = models.CharField(_("recipient"), max_length=120, db_index=True)
+    correlation_id = models.CharField(_("correlation id"), max_length=100, db_index=True)
+    created_at = models.DateTimeField(_("created at"))
+    token = models.TextField(_("signed envelope (JWS)"))
+    token_sha256 = models.CharField(max_length=64)
+    endpoint = models.URLField(_("receiving node"), max_length=300)
+    state = models.CharField(
+        _("state"), max_length=12, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), db_index=True)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    receipt = models.TextField(_("receipt (JWS)"), blank=True)
+    refusal_code = models.CharField(_("refusal code"), max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = _("sent message")
+        verbose_name_plural = _("sent messages")
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="exchange_out_due")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.envelope_id} → {self.recipient}"
+
+
+class InboundMessage(models.Model):
+    """An envelope this node accepted, with the receipt it gave; at most once per id."""
+
+    envelope_id = models.CharField(_("envelope id"), max_length=36, unique=True)
+    type = models.CharField(_("type"), max_length=80)
+    sender = models.CharField(_("sender"), max_length=120, db_index=True)
+    recipient = models.CharField(_("recipient"), max_length=120, db_index=True)
+    correlation_id = models.CharField(_("correlation id"), max_length=100, db_index=True)
+    created_at = models.DateTimeField(_("created at"))
+    received_at = models.DateTimeField(_("received at"))
+    token = models.TextField(_("signed envelope (JWS)"))
+    token_sha256 = models.CharField(max_length=64)
+    payload = models.JSONField(_("payload"))
+    receipt = models.TextField(_("receipt (JWS)"))
+    acknowledged_at = models.DateTimeField(
+        _("acknowledged by the recipient system"), null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("received message")
+        verbose_name_plural = _("received messages")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.envelope_id} ← {self.sender}"
+
+
+class LogHead(models.Model):
+    """The single row locked to append to the message log, so records form one chain."""
+
+    sequence = models.BigIntegerField(default=0)
+    digest = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.digest}"
+
+
+class LogRecord(models.Model):
+    """One link of the message log: every envelope and receipt sent or received.
+
+    ``digest`` = SHA-256 over the previous record's digest and this record's
+    fields (see log.py); editing or removing any record breaks every digest
+    after it, which ``lienthong exchange verify-log`` finds.
+    """
+
+    class Kind(models.TextChoices):
+        ENVELOPE_SENT = "envelope-sent", _("envelope sent")
+        ENVELOPE_RECEIVED = "envelope-received", _("envelope received")
+        RECEIPT_SENT = "receipt-sent", _("receipt given")
+        RECEIPT_RECEIVED = "receipt-received", _("receipt received")
+
+    sequence = models.BigIntegerField(_("sequence"), unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    envelope_id = models.CharField(_("envelope id"), max_length=36, db_index=True)
+    correlation_id = models.CharField(_("correlation id"), max_length=100, db_index=True)
+    recorded_at = models.DateTimeField(_("recorded at"))
+    content = models.TextField(_("content (JWS)"))
+    content_sha256 = models.CharField(max_length=64)
+    previous_digest = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("message log record")
+        verbose_name_plural = _("message log")
+        ordering = ["sequence"]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.kind} {self.envelope_id}"

@@ -1,0 +1,261 @@
+"""Envelopes from one agency to another: outbox, delivery, the receiver's checks, receipts, log."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+import httpx
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from lienthong.exchange import delivery, log, services
+from lienthong.exchange import envelope as envelopes
+from lienthong.exchange.models import AccessRight, InboundMessage, LogRecord, OutboundMessage
+from lienthong.exchange.tests.conftest import MINISTRY, OFFICE
+from lienthong.trust import signing, testpki
+
+SENDER = f"VN:GOV:{MINISTRY}:dossiers"
+RECIPIENT = f"VN:GOV:{OFFICE}:dossiers"
+
+
+def send(correlation="000.00.00.G12-261128-0001", type="dossier.status", **payload):
+    return services.send(
+        actor="test",
+        type=type,
+        sender=SENDER,
+        recipient=RECIPIENT,
+        correlation_id=correlation,
+        payload=payload or {"status": 2},
+    )
+
+
+def body(token: str) -> dict:
+    segment = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+def signed_envelope(node, *, key=None, **changes) -> str:
+    """An envelope signed directly (not queued), with any member changed."""
+    data = envelopes.new(
+        type="dossier.status",
+        sender=SENDER,
+        recipient=RECIPIENT,
+        correlation_id="X-1",
+        payload={"status": 4},
+    ).as_dict()
+    data.update(changes)
+    return signing.sign_jws(actor="test", key=key or node.keys[MINISTRY], payload=data)
+
+
+def test_a_queued_envelope_is_delivered_once_with_a_signed_receipt(node):
+    message = send()
+    assert message.state == OutboundMessage.State.QUEUED
+
+    outcome = delivery.deliver_due(node.http)
+
+    assert (outcome.claimed, outcome.delivered) == (1, 1)
+    message.refresh_from_db()
+    assert message.state == OutboundMessage.State.DELIVERED
+    receipt = body(message.receipt)
+    assert receipt["status"] == "accepted"
+    assert receipt["receipt_for"] == message.envelope_id
+    assert receipt["envelope_sha256"] == message.token_sha256
+    received = InboundMessage.objects.get(envelope_id=message.envelope_id)
+    assert received.payload == {"status": 2}
+    assert received.sender == SENDER
+    # Nothing left to do.
+    assert delivery.deliver_due(node.http).claimed == 0
+
+
+def test_the_same_envelope_twice_is_stored_once_and_answered_alike(node):
+    token = signed_envelope(node)
+    first = services.receive(token)
+    second = services.receive(token)
+    assert first.accepted and second.accepted
+    assert second.duplicate and second.receipt == first.receipt
+    assert InboundMessage.objects.count() == 1
+
+
+def test_order_is_kept_per_correlation_id(node):
+    first, second = send(correlation="A-1"), send(correlation="A-1")
+    other = send(correlation="B-1")
+
+    round_one = delivery.deliver_due(node.http)
+    assert round_one.delivered == 2  # the first of A-1, and B-1; the second of A-1 waits
+    second.refresh_from_db()
+    assert second.state == OutboundMessage.State.QUEUED
+    delivery.deliver_due(node.http)
+    received = list(InboundMessage.objects.order_by("pk").values_list("envelope_id", flat=True))
+    assert received.index(first.envelope_id) < received.index(second.envelope_id)
+    assert other.envelope_id in received
+
+
+def test_an_unreachable_receiver_means_retries_with_backoff_then_a_dead_letter(node, settings):
+    settings.EXCHANGE_MAX_ATTEMPTS = 3
+    message = send()
+    down = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(503)))
+    outcome = delivery.deliver_due(down)
+    assert outcome.retried == 1
+    message.refresh_from_db()
+    assert message.state == OutboundMessage.State.QUEUED
+    assert message.attempts == 1 and "503" in message.last_error
+    assert message.next_attempt_at > message.last_attempt_at  # backed off
+    for _ in range(2):
+        OutboundMessage.objects.filter(pk=message.pk).update(next_attempt_at=message.created_at)
+        delivery.deliver_due(down)
+    message.refresh_from_db()
+    assert message.state == OutboundMessage.State.DEAD
+    # The operator replays it once the receiver is back: delivered, once.
+    assert delivery.replay(actor="operator", envelope_ids=[message.envelope_id]) == 1
+    assert delivery.deliver_due(node.http).delivered == 1
+    assert InboundMessage.objects.filter(envelope_id=message.envelope_id).count() == 1
+
+
+def test_a_lost_answer_is_retried_and_applied_once(node):
+    """The receiver stored the envelope but its answer never came back."""
+    message = send()
+
+    def lose_the_answer(request):
+        node.http.post(str(request.url.path), content=request.content,
+                       headers={"content-type": "application/json"})  # fmt: skip
+        raise httpx.ReadTimeout("answer lost")
+
+    flaky = httpx.Client(
+        transport=httpx.MockTransport(lose_the_answer), base_url="http://node.test"
+    )
+    assert delivery.deliver_due(flaky).retried == 1
+    OutboundMessage.objects.filter(pk=message.pk).update(next_attempt_at=message.created_at)
+    assert delivery.deliver_due(node.http).delivered == 1
+    assert InboundMessage.objects.filter(envelope_id=message.envelope_id).count() == 1
+
+
+def test_backoff_grows_and_is_capped(settings):
+    settings.EXCHANGE_BACKOFF_SECONDS = 2
+    settings.EXCHANGE_BACKOFF_CAP_SECONDS = 60
+    assert dt.timedelta(seconds=1) <= delivery.backoff(1) <= dt.timedelta(seconds=3)
+    assert dt.timedelta(seconds=8) <= delivery.backoff(4) <= dt.timedelta(seconds=24)
+    assert delivery.backoff(30) <= dt.timedelta(seconds=90)
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"sender": "VN:GOV:999.99.99.X99:dossiers"}, "unknown_sender"),
+        ({"recipient": "VN:GOV:000.00.00.G11:dossiers"}, "unknown_recipient"),
+        ({"type": "tax.declaration"}, "forbidden"),
+        ({"created_at": "2030-01-01T00:00:00.000Z"}, "clock_skew"),
+        ({"created_at": "2020-01-01T00:00:00.000Z"}, "expired"),
+        ({"id": "not-a-uuid"}, "malformed"),
+    ],
+)
+def test_refusals_have_a_reason_and_change_nothing(node, changes, code):
+    outcome = services.receive(signed_envelope(node, **changes))
+    assert (outcome.accepted, outcome.code) == (False, code)
+    receipt = body(outcome.receipt)
+    assert receipt["status"] == "refused" and receipt["reason"] == code
+    assert receipt["message_vi"] and receipt["message_en"]
+    assert InboundMessage.objects.count() == 0
+
+
+def test_a_tampered_payload_is_refused(node):
+    token = signed_envelope(node)
+    header, _, signature = token.split(".")
+    data = body(token)
+    data["payload"]["status"] = 9
+    forged = base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    outcome = services.receive(f"{header}.{forged}.{signature}")
+    assert outcome.code == "signature_invalid"
+
+
+def test_an_envelope_signed_with_another_agencys_key_is_refused(node):
+    outcome = services.receive(signed_envelope(node, key=node.keys[OFFICE]))
+    assert outcome.code == "sender_mismatch"
+
+
+def test_an_envelope_under_a_disabled_root_is_refused(node):
+    token = signed_envelope(node)
+    testpki.disable_in_trust_list(node.pki, actor="test")
+    assert services.receive(token).code == "untrusted_chain"
+
+
+def test_a_reused_id_with_other_content_is_refused_as_replayed(node):
+    first = signed_envelope(node)
+    assert services.receive(first).accepted
+    again = signed_envelope(node, id=body(first)["id"], payload={"status": 10})
+    outcome = services.receive(again)
+    assert (outcome.accepted, outcome.code) == (False, "replayed")
+    assert InboundMessage.objects.get().payload == {"status": 4}
+
+
+def test_a_disabled_access_right_stops_delivery(node):
+    AccessRight.objects.filter(provider=node.office).update(is_enabled=False)
+    message = send()
+    assert delivery.deliver_due(node.http).refused == 1
+    message.refresh_from_db()
+    assert (message.state, message.refusal_code) == (OutboundMessage.State.REFUSED, "forbidden")
+
+
+def test_the_api_refuses_what_is_not_a_batch(node):
+    assert node.http.post("/api/v1/exchange/envelopes", json={"envelopes": []}).status_code == 422
+    assert node.http.post("/api/v1/exchange/envelopes", json={"x": 1}).status_code == 422
+    answer = node.http.post("/api/v1/exchange/envelopes", json={"envelopes": ["garbage"]})
+    assert answer.status_code == 200
+    assert body(answer.json()["receipts"][0])["reason"] == "malformed"
+
+
+def test_the_message_log_chains_every_envelope_and_receipt(node):
+    send()
+    delivery.deliver_due(node.http)
+    kinds = list(LogRecord.objects.values_list("kind", flat=True))
+    assert kinds == ["envelope-sent", "envelope-received", "receipt-sent", "receipt-received"]
+    assert log.verify().intact
+    call_command("exchange", "verify-log")
+
+
+def test_an_edited_log_record_is_found(node):
+    send()
+    delivery.deliver_due(node.http)
+    second = LogRecord.objects.get(sequence=2)
+    LogRecord.objects.filter(pk=second.pk).update(correlation_id="edited")
+    outcome = log.verify()
+    assert (outcome.intact, outcome.broken_at, outcome.records) == (False, 2, 1)
+    with pytest.raises(CommandError, match="#2"):
+        call_command("exchange", "verify-log")
+
+
+def test_a_removed_last_record_is_found(node):
+    send()
+    LogRecord.objects.order_by("-sequence").first().delete()
+    assert not log.verify().intact
+
+
+def test_clock_skew_is_judged_by_the_receivers_clock(node):
+    token = signed_envelope(node)
+    with time_machine.travel(dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)):
+        assert services.receive(token).code == "clock_skew"
+
+
+def test_the_operator_sees_messages_by_state_and_replays_a_dead_letter(node, operator, client):
+    message = send()
+    OutboundMessage.objects.filter(pk=message.pk).update(state=OutboundMessage.State.DEAD)
+    client.force_login(operator)
+
+    page = client.get("/admin/exchange/outboundmessage/?state__exact=dead")
+    assert page.status_code == 200
+    assert message.envelope_id in page.content.decode()
+    for model in ("inboundmessage", "logrecord", "accessright"):
+        assert client.get(f"/admin/exchange/{model}/").status_code == 200
+
+    answer = client.post(
+        "/admin/exchange/outboundmessage/",
+        {"action": "replay", "_selected_action": [message.pk]},
+        follow=True,
+    )
+    assert answer.status_code == 200
+    message.refresh_from_db()
+    assert message.state == OutboundMessage.State.QUEUED
+    assert delivery.deliver_due(node.http).delivered == 1
