@@ -1,0 +1,312 @@
+"""Several real nodes on loopback, for tests and benchmarks of the exchange.
+
+Each ``Node`` is a set of processes started from the ``lienthong`` command —
+the web server (granian, ``lienthong serve``) and the delivery worker
+(``lienthong worker``) — with its own data folder, its own database (a SQLite
+file; or, when the test run itself is on PostgreSQL, a database of its own on
+that server) and its own keys from the TEST PKI. Every node gets the same
+directory (the national one, with the test nodes' agencies and addresses
+written in, as a snapshot from the central node would give it) and the same
+access rights. Nodes are killed with SIGKILL and started again at will.
+
+    with NodeNetwork(pki, [NodeSpec("a", [MINISTRY]), NodeSpec("b", [OFFICE])]) as net:
+        net["a"].python("...")       # run code in the node's Django, print JSON back
+        net["b"].kill_server(); net["b"].start_server()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PG_PREFIX = ("postgres://", "postgresql://")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class NodeSpec:
+    """A node: its name and the agencies it hosts (each gets a signing key)."""
+
+    name: str
+    agencies: list[str]
+
+
+TEST_PKI_AGENCY = "000.00.00.G12"  # the agency certificate of the TEST PKI ("agency")
+
+
+def agency_p12(pki, agency: str, folder: Path) -> tuple[Path, str]:
+    """A PKCS#12 file for ``agency``: the TEST PKI's own agency certificate for
+    000.00.00.G12, otherwise one issued now under the TEST government CA, with the
+    agency identifier in its subject (UID) as agency certificates carry it."""
+    if agency == TEST_PKI_AGENCY:
+        passphrase = pki.p12_passphrase("agency")
+        passphrase = passphrase.decode() if isinstance(passphrase, bytes) else passphrase
+        return pki.p12_path("agency"), passphrase
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from lienthong.trust.tests import certs
+    from lienthong.trust.tests.signatures import Signer
+
+    ca = Signer.from_pki(pki, "government-ca")
+    leaf = certs.issue(f"TEST agency {agency}", issuer=ca.as_issuer(), ca=False, user_id=agency)
+    passphrase = secrets.token_urlsafe(12)
+    data = pkcs12.serialize_key_and_certificates(
+        b"agency",
+        leaf.key,
+        leaf.certificate,
+        list(ca.everything),
+        serialization.BestAvailableEncryption(passphrase.encode()),
+    )
+    path = folder / f"{agency}.p12"
+    path.write_bytes(data)
+    return path, passphrase
+
+
+@dataclass
+class Node:
+    spec: NodeSpec
+    root: Path
+    port: int
+    database_url: str
+    server: subprocess.Popen | None = None
+    worker: subprocess.Popen | None = None
+    extra_env: dict[str, str] | None = None
+
+    @property
+    def identifier(self) -> str:
+        return f"VN:GOV:TEST.{self.spec.name.upper()}:node"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("LIENTHONG_", "DJANGO_", "PYTEST_"))
+        }
+        env.update(
+            LIENTHONG_DATA_DIR=str(self.root),
+            DATABASE_URL=self.database_url,
+            LIENTHONG_NODE_IDENTIFIER=self.identifier,
+            LIENTHONG_NODE_NAME=f"TEST node {self.spec.name}",
+            LIENTHONG_NODE_ROLE="provincial",
+            LIENTHONG_NODE_AGENCIES=",".join(self.spec.agencies),
+            LIENTHONG_ALLOWED_HOSTS="127.0.0.1,localhost",
+            LIENTHONG_LOG_FORMAT="json",
+            LIENTHONG_LOG_LEVEL="WARNING",
+            LIENTHONG_EXCHANGE_BACKOFF_SECONDS="1",
+            LIENTHONG_EXCHANGE_BACKOFF_CAP_SECONDS="2",
+            LIENTHONG_EXCHANGE_LEASE_SECONDS="5",
+            LIENTHONG_EXCHANGE_HTTP_TIMEOUT="5",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.extra_env or {})
+        return env
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Read the node's database directly (milliseconds, where ``python`` takes a second)."""
+        if self.database_url.startswith(PG_PREFIX):
+            import psycopg
+
+            with psycopg.connect(self.database_url) as connection:
+                return connection.execute(sql.replace("?", "%s"), params).fetchall()
+        import sqlite3
+
+        with sqlite3.connect(self.database_url.removeprefix("sqlite:///"), timeout=30) as db:
+            return db.execute(sql, params).fetchall()
+
+    def _command(self, *args: str, log: str) -> subprocess.Popen:
+        with open(self.root / f"{log}.log", "ab") as output:  # the child keeps its own copy
+            return subprocess.Popen(
+                [sys.executable, "-m", "lienthong.cli", *args],
+                env=self.env(),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def python(self, code: str, timeout: float = 120) -> Any:
+        """Run ``code`` in this node's Django; it sets ``result``, returned decoded from JSON."""
+        program = (
+            "import json, django, os\n"
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'lienthong.settings')\n"
+            "django.setup()\n"
+            "result = None\n"
+            + textwrap.dedent(code)
+            + "\nprint('\\nRESULT ' + json.dumps(result))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", program],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"node {self.spec.name}: {done.stderr[-3000:]}")
+        line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")][-1]
+        return json.loads(line[len("RESULT ") :])
+
+    def start_server(self) -> None:
+        self.server = self._command(
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            log="server",
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                raise RuntimeError(f"node {self.spec.name}: the server exited; see server.log")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as answer:  # noqa: S310
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"node {self.spec.name}: the server did not answer within 60 s")
+
+    def start_worker(self) -> None:
+        self.worker = self._command("worker", "--idle", "0.2", log="worker")
+
+    def _kill(self, process: subprocess.Popen | None) -> None:
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def kill_server(self) -> None:
+        self._kill(self.server)
+        self.server = None
+
+    def kill_worker(self) -> None:
+        self._kill(self.worker)
+        self.worker = None
+
+    def stop(self) -> None:
+        self.kill_worker()
+        self.kill_server()
+
+
+class NodeNetwork:
+    """Start the nodes of ``specs``; as a context manager, stop them and drop their databases."""
+
+    def __init__(
+        self,
+        pki,
+        specs: list[NodeSpec],
+        root: Path,
+        rights: list[tuple] | None = None,
+        env: dict[str, str] | None = None,
+    ):
+        self.pki = pki
+        self.root = root
+        self.rights = rights or []
+        base = os.environ.get("DATABASE_URL", "")
+        self.pg_admin = base.rsplit("/", 1)[0] + "/postgres" if base.startswith(PG_PREFIX) else ""
+        self.suffix = secrets.token_hex(3)
+        self.nodes: dict[str, Node] = {}
+        for spec in specs:
+            folder = root / spec.name
+            folder.mkdir(parents=True, exist_ok=True)
+            if self.pg_admin:
+                url = f"{self.pg_admin.rsplit('/', 1)[0]}/lt_node_{spec.name}_{self.suffix}"
+            else:
+                url = f"sqlite:///{folder / 'node.sqlite3'}"
+            self.nodes[spec.name] = Node(spec, folder, free_port(), url, extra_env=env)
+
+    def __getitem__(self, name: str) -> Node:
+        return self.nodes[name]
+
+    def _pg(self, statement: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.pg_admin, autocommit=True) as connection:
+            connection.execute(statement)
+
+    def __enter__(self) -> NodeNetwork:
+        try:
+            for node in self.nodes.values():
+                if self.pg_admin:
+                    self._pg(f'CREATE DATABASE "{node.database_url.rsplit("/", 1)[1]}"')
+                self.prepare(node)
+            for node in self.nodes.values():
+                node.start_server()
+                node.start_worker()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for node in self.nodes.values():
+            node.stop()
+        if self.pg_admin:
+            for node in self.nodes.values():
+                name = node.database_url.rsplit("/", 1)[1]
+                self._pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def prepare(self, node: Node) -> None:
+        """Migrate, import the directory, place the test nodes, trust the TEST PKI, keys, rights."""
+        placement = {
+            other.identifier: {"url": other.url, "agencies": other.spec.agencies}
+            for other in self.nodes.values()
+        }
+        keys = []
+        for agency in node.spec.agencies:
+            path, passphrase = agency_p12(self.pki, agency, node.root)
+            keys.append({"p12": str(path), "passphrase": passphrase, "agency": agency})
+        node.python(
+            f"""
+            from django.core.management import call_command
+            from lienthong.directory import services as directory
+            from lienthong.directory.models import Agency, Node
+            from lienthong.exchange.models import AccessRight
+            from lienthong.trust import keystore, testpki
+            call_command("migrate", verbosity=0)
+            data, source = directory.package_units_source()
+            directory.import_units(actor="test", rows=directory.parse_units(data), source=source)
+            directory.import_agencies(actor="test")
+            for identifier, place in {placement!r}.items():
+                row, _ = Node.objects.update_or_create(
+                    identifier=identifier,
+                    defaults=dict(name=identifier, role="provincial", base_url=place["url"]),
+                )
+                Agency.objects.filter(identifier__in=place["agencies"]).update(node=row)
+            testpki.add_to_trust_list(testpki.load_test_pki({str(self.pki.directory)!r}), actor="test")
+            for key in {keys!r}:
+                keystore.import_pkcs12(
+                    actor="test", data=open(key["p12"], "rb").read(),
+                    passphrase=key["passphrase"].encode(), name="TEST " + key["agency"],
+                    agency=Agency.objects.get(identifier=key["agency"]),
+                )
+            for provider, kind, consumer in {self.rights!r}:
+                AccessRight.objects.get_or_create(
+                    provider=Agency.objects.get(identifier=provider), message_type=kind,
+                    consumer=Agency.objects.get(identifier=consumer) if consumer else None,
+                )
+            """
+        )
