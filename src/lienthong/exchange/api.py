@@ -1,7 +1,7 @@
 """The exchange's receiving end in the API: POST /api/v1/exchange/envelopes.
 
-Nodes post batches of signed envelopes and get one signed receipt per
-envelope, in the same order. Each envelope is judged on its own (signature,
+Nodes post batches of signed envelopes and get one signed receipt naming
+every envelope's fate. Each envelope is judged on its own (signature,
 chain, directory, access right, clock, replay: services.py); a refusal is a
 negative receipt with a reason code, not an HTTP error. Only a request that
 is not a batch at all gets a 4xx.
@@ -32,20 +32,23 @@ class BatchIn(Schema):
     )
 
 
-class ReceiptsOut(Schema):
-    receipts: list[str]
+class ReceiptOut(Schema):
+    receipt: str = Field(
+        description="A JWS signed by the receiver: for each envelope, its id, SHA-256, "
+        "status (accepted or refused) and reason code."
+    )
 
 
 @router.post(
     "/exchange/envelopes",
-    response={200: ReceiptsOut, 400: ErrorOut, 422: ErrorOut, 503: ErrorOut},
-    summary="Deliver a batch of signed envelopes; one signed receipt per envelope",
+    response={200: ReceiptOut, 400: ErrorOut, 422: ErrorOut, 503: ErrorOut},
+    summary="Deliver a batch of signed envelopes; one signed receipt for the batch",
 )
 def receive_envelopes(request: HttpRequest, batch: BatchIn):
-    """Every envelope gets a receipt, accepted or refused with a reason code. 503
-    (``no_signing_key``): this node holds no key to sign receipts with."""
+    """The receipt names every envelope, accepted or refused with a reason code.
+    503 (``no_signing_key``): this node holds no key to sign receipts with."""
     try:
-        outcomes = services.receive_batch(batch.envelopes)
+        outcome = services.receive_batch(batch.envelopes)
     except services.ExchangeRefused as refused:
         raise ApiError(503, refused.code, refused.message_vi, refused.message_en) from refused
-    return {"receipts": [o.receipt for o in outcomes]}
+    return {"receipt": outcome.receipt}

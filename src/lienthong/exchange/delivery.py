@@ -10,9 +10,9 @@ One round (``deliver_due``):
    write transaction itself is exclusive. A worker killed mid-batch leaves
    its messages to be claimed again when the lease runs out; the receiver
    deduplicates by envelope id, so nothing is applied twice.
-2. **Post** each endpoint's messages as one batch and read one receipt per
-   envelope. A receipt counts only if its signature verifies and it names the
-   envelope (id and SHA-256 of the signed envelope).
+2. **Post** each endpoint's messages as one batch and read the batch receipt.
+   It counts only if its signature verifies, and for a message only if it names
+   that envelope (id and SHA-256 of the signed envelope).
 3. **Settle**: accepted → delivered; refused for a reason retrying cannot
    change → refused (the operator sees it and may replay it after fixing the
    cause); anything else (no answer, HTTP error, a receipt that does not
@@ -109,16 +109,18 @@ def _receipt_body(token: Any) -> dict[str, Any] | None:
         body = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except ValueError:
         return None
-    return body if isinstance(body, dict) and body.get("type") == RECEIPT_TYPE else None
+    if not isinstance(body, dict) or body.get("type") != RECEIPT_TYPE:
+        return None
+    return body if isinstance(body.get("entries"), list) else None
 
 
-def _post(client: httpx.Client, endpoint: str, tokens: list[str]) -> list[Any]:
+def _post(client: httpx.Client, endpoint: str, tokens: list[str]) -> str:
     response = client.post(endpoint, json={"envelopes": tokens})
     response.raise_for_status()
-    receipts = response.json().get("receipts")
-    if not isinstance(receipts, list) or len(receipts) != len(tokens):
-        raise ValueError("the answer does not hold one receipt per envelope")
-    return receipts
+    receipt = response.json().get("receipt")
+    if not isinstance(receipt, str):
+        raise ValueError("the answer holds no receipt")
+    return receipt
 
 
 def _retry_or_bury(message: OutboundMessage, error: str, result: RoundResult) -> None:
@@ -136,53 +138,59 @@ def _retry_or_bury(message: OutboundMessage, error: str, result: RoundResult) ->
     result.retried += 1
 
 
-def _settle(message: OutboundMessage, receipt: Any, result: RoundResult) -> None:
+def _settle(batch: list[OutboundMessage], receipt: str, result: RoundResult) -> None:
+    """Each message of a posted batch, by what the batch receipt says of it."""
     body = _receipt_body(receipt)
     if body is None:
-        return _retry_or_bury(message, "the answer is not a receipt", result)
-    if body.get("receipt_for") != message.envelope_id or (
-        body.get("envelope_sha256") != message.token_sha256
-    ):
-        return _retry_or_bury(message, "the receipt is for another envelope", result)
+        for message in batch:
+            _retry_or_bury(message, "the answer is not a receipt", result)
+        return
     verified = verify_jws(receipt)
     if verified.indication != Indication.TOTAL_PASSED:
-        return _retry_or_bury(
-            message, f"receipt signature {verified.indication}/{verified.sub_indication}", result
-        )
-    status, code = body.get("status"), str(body.get("reason") or "")
-    if status == "accepted":
-        _keep_receipt(
-            message,
-            receipt,
+        error = f"receipt signature {verified.indication}/{verified.sub_indication}"
+        for message in batch:
+            _retry_or_bury(message, error, result)
+        return
+    entries = {
+        (entry.get("envelope_id"), entry.get("envelope_sha256")): entry
+        for entry in body["entries"]
+        if isinstance(entry, dict)
+    }
+    delivered: list[OutboundMessage] = []
+    refused: dict[str, list[OutboundMessage]] = {}
+    for message in batch:
+        entry = entries.get((message.envelope_id, message.token_sha256))
+        if entry is None:
+            _retry_or_bury(message, "the receipt does not name this envelope", result)
+            continue
+        status, code = entry.get("status"), str(entry.get("reason") or "")
+        if status == "accepted":
+            delivered.append(message)
+        elif status == "refused" and code in FINAL_REFUSALS:
+            refused.setdefault(code, []).append(message)
+        else:
+            _retry_or_bury(message, f"refused for now: {code or status}", result)
+    if not delivered and not refused:
+        return
+    with transaction.atomic():
+        OutboundMessage.objects.filter(pk__in=[m.pk for m in delivered]).update(
             state=OutboundMessage.State.DELIVERED,
             delivered_at=timezone.now(),
+            receipt=receipt,
             last_error="",
         )
-        result.delivered += 1
-        return None
-    if status == "refused" and code in FINAL_REFUSALS:
-        _keep_receipt(
-            message,
-            receipt,
-            state=OutboundMessage.State.REFUSED,
-            refusal_code=code,
-            last_error=f"refused: {code}",
-        )
-        result.refused += 1
-        return None
-    return _retry_or_bury(message, f"refused for now: {code or status}", result)
-
-
-def _keep_receipt(message: OutboundMessage, receipt: str, **changes) -> None:
-    """The message's final state and its receipt, with the receipt's log record."""
-    with transaction.atomic():
-        OutboundMessage.objects.filter(pk=message.pk).update(receipt=receipt, **changes)
+        for code, messages in refused.items():
+            OutboundMessage.objects.filter(pk__in=[m.pk for m in messages]).update(
+                state=OutboundMessage.State.REFUSED,
+                receipt=receipt,
+                refusal_code=code,
+                last_error=f"refused: {code}",
+            )
         log.append(
-            kind=LogRecord.Kind.RECEIPT_RECEIVED,
-            envelope_id=message.envelope_id,
-            correlation_id=message.correlation_id,
-            content=receipt,
+            kind=LogRecord.Kind.RECEIPT_RECEIVED, envelope_id="", correlation_id="", content=receipt
         )
+    result.delivered += len(delivered)
+    result.refused += sum(len(m) for m in refused.values())
 
 
 def client() -> httpx.Client:
@@ -205,13 +213,12 @@ def deliver_due(http: httpx.Client, limit: int | None = None) -> RoundResult:
         by_endpoint.setdefault(message.endpoint, []).append(message)
     for endpoint, batch in by_endpoint.items():
         try:
-            receipts = _post(http, endpoint, [m.token for m in batch])
+            receipt = _post(http, endpoint, [m.token for m in batch])
         except (httpx.HTTPError, ValueError) as exc:
             for message in batch:
                 _retry_or_bury(message, f"{type(exc).__name__}: {exc}", result)
             continue
-        for message, receipt in zip(batch, receipts, strict=True):
-            _settle(message, receipt, result)
+        _settle(batch, receipt, result)
     return result
 
 

@@ -32,34 +32,41 @@ def _digest(previous: str, sequence: int, kind: str, envelope_id: str, correlati
 
 def append(*, kind: str, envelope_id: str, correlation_id: str, content: str) -> LogRecord:
     """Add one record at the head of the chain (inside the caller's transaction)."""
+    return append_many([(kind, envelope_id, correlation_id, content)])[0]
+
+
+def append_many(items: list[tuple[str, str, str, str]]) -> list[LogRecord]:
+    """Add ``(kind, envelope id, correlation id, content)`` records, in order, under one
+    lock of the head (inside the caller's transaction)."""
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("log.append() must run inside the message's transaction")
+        raise RuntimeError("the message log is written inside the message's transaction")
     head, _ = LogHead.objects.select_for_update().get_or_create(pk=1)
     recorded_at = timezone.now()
-    sequence = head.sequence + 1
-    content_sha256 = hashlib.sha256(content.encode("utf-8")).hexdigest()
-    digest = _digest(
-        head.digest,
-        sequence,
-        kind,
-        envelope_id,
-        correlation_id,
-        format_time(recorded_at),
-        content_sha256,
-    )
-    record = LogRecord.objects.create(
-        sequence=sequence,
-        kind=kind,
-        envelope_id=envelope_id,
-        correlation_id=correlation_id,
-        recorded_at=recorded_at,
-        content=content,
-        content_sha256=content_sha256,
-        previous_digest=head.digest,
-        digest=digest,
-    )
-    LogHead.objects.filter(pk=1).update(sequence=sequence, digest=digest)
-    return record
+    moment = format_time(recorded_at)
+    previous, sequence, records = head.digest, head.sequence, []
+    for kind, envelope_id, correlation_id, content in items:
+        sequence += 1
+        content_sha256 = hashlib.sha256(content.encode("utf-8")).hexdigest()
+        digest = _digest(
+            previous, sequence, kind, envelope_id, correlation_id, moment, content_sha256
+        )
+        records.append(
+            LogRecord(
+                sequence=sequence,
+                kind=kind,
+                envelope_id=envelope_id,
+                correlation_id=correlation_id,
+                recorded_at=recorded_at,
+                content=content,
+                content_sha256=content_sha256,
+                previous_digest=previous,
+                digest=digest,
+            )
+        )
+        previous = digest
+    LogRecord.objects.bulk_create(records)
+    LogHead.objects.filter(pk=1).update(sequence=sequence, digest=previous)
+    return records
 
 
 @dataclass(frozen=True)

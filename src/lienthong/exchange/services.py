@@ -4,8 +4,8 @@ Sending (``send``) signs the envelope with the sender agency's key and queues
 it in the caller's transaction — the business change and its message commit
 together or not at all (transactional outbox); ``delivery.py`` carries it.
 
-Receiving (``receive``) checks one signed envelope, in this order, and refuses
-it with the first reason that applies:
+Receiving (``receive_batch``) checks each signed envelope of a batch, in this
+order, and refuses it with the first reason that applies:
 
 ==========================  ==================================================
 ``malformed``               not a compact JWS of an envelope (envelope.py)
@@ -22,11 +22,13 @@ it with the first reason that applies:
 ``forbidden``               no access right lets the sender send that type
 ==========================  ==================================================
 
-An accepted envelope is stored once (the id is unique) with a positive
-receipt; the same envelope again gets the same receipt back, so a sender that
-retries after a lost answer changes nothing (exactly-once in effect). A
-refusal is a negative receipt with the reason code; nothing is stored but the
-log record. Every envelope and receipt goes into the message log (log.py).
+A batch gets one receipt, signed by the receiver, that names every envelope
+(id and SHA-256 of the signed envelope) with its status and, for a refusal,
+the reason code. Accepted envelopes are stored once (the id is unique): the
+same envelope again is "accepted" again and not stored twice, so a sender
+that retries after a lost answer changes nothing (exactly-once in effect).
+The accepted envelopes, their log records and the receipt's log record are
+written in one transaction (log.py).
 """
 
 from __future__ import annotations
@@ -207,7 +209,37 @@ def send(
 
 
 @dataclass
+class Entry:
+    """One envelope's fate, as the batch receipt states it."""
+
+    envelope_id: str | None
+    envelope_sha256: str
+    accepted: bool
+    code: str | None = None
+    duplicate: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        entry = {
+            "envelope_id": self.envelope_id,
+            "envelope_sha256": self.envelope_sha256,
+            "status": "accepted" if self.accepted else "refused",
+            "reason": self.code,
+        }
+        if self.code:
+            entry["message_vi"], entry["message_en"] = REFUSALS[self.code]
+        return entry
+
+
+@dataclass
+class BatchOutcome:
+    entries: list[Entry]
+    receipt: str
+
+
+@dataclass
 class Outcome:
+    """One envelope received alone (``receive``): its entry and the receipt."""
+
     envelope_id: str | None
     accepted: bool
     receipt: str
@@ -236,17 +268,48 @@ def _payload(token: str) -> Any:
         raise _Refusal("malformed", "the payload is not JSON") from exc
 
 
-def _allowed(sender: Agency, recipient: Agency, message_type: str) -> bool:
-    family = message_type.split(".")[0] + ".*"
-    return AccessRight.objects.filter(
-        Q(consumer=sender) | Q(consumer__isnull=True),
-        provider=recipient,
-        message_type__in=[message_type, family],
-        is_enabled=True,
-    ).exists()
+def _peek_id(token: Any) -> str | None:
+    """The envelope id a token claims (unverified), to find duplicates; None if none."""
+    if not isinstance(token, str):
+        return None
+    try:
+        envelope_id = _payload(token).get("id")
+    except (_Refusal, AttributeError):
+        return None
+    return envelope_id if isinstance(envelope_id, str) and len(envelope_id) == 36 else None
 
 
-def _check(token: str, now: dt.datetime) -> tuple[envelopes.Envelope, Agency]:
+class _Directory:
+    """What one batch asks of the directory and the access rights, asked once."""
+
+    def __init__(self):
+        self.hosted = {a.identifier: a for a in this_node().hosted_agencies()}
+        self._senders: dict[str, Agency | None] = {}
+        self._rights: dict[tuple[int, int, str], bool] = {}
+
+    def sender(self, identifier: str) -> Agency | None:
+        if identifier not in self._senders:
+            self._senders[identifier] = Agency.objects.filter(
+                identifier=identifier, is_active=True
+            ).first()
+        return self._senders[identifier]
+
+    def allowed(self, sender: Agency, recipient: Agency, message_type: str) -> bool:
+        key = (sender.pk, recipient.pk, message_type)
+        if key not in self._rights:
+            family = message_type.split(".")[0] + ".*"
+            self._rights[key] = AccessRight.objects.filter(
+                Q(consumer=sender) | Q(consumer__isnull=True),
+                provider=recipient,
+                message_type__in=[message_type, family],
+                is_enabled=True,
+            ).exists()
+        return self._rights[key]
+
+
+def _check(
+    token: Any, now: dt.datetime, directory: _Directory
+) -> tuple[envelopes.Envelope, Agency]:
     """The receiver's checks, in the documented order; the recipient agency if all pass."""
     if not isinstance(token, str) or len(token) > settings.EXCHANGE_MAX_ENVELOPE_BYTES:
         raise _Refusal("malformed", "too large or not text")
@@ -258,13 +321,12 @@ def _check(token: str, now: dt.datetime) -> tuple[envelopes.Envelope, Agency]:
     if result.indication != Indication.TOTAL_PASSED:
         code = _SUB_INDICATION_REFUSALS.get(result.sub_indication or "", "signature_indeterminate")
         raise _Refusal(code, f"{result.indication}/{result.sub_indication}")
-    sender = Agency.objects.filter(identifier=parsed.sender.agency, is_active=True).first()
+    sender = directory.sender(parsed.sender.agency)
     if sender is None:
         raise _Refusal("unknown_sender", parsed.sender.agency)
     if result.signer is None or parsed.sender.agency not in result.signer.identifiers:
         raise _Refusal("sender_mismatch", result.signer.subject if result.signer else "")
-    hosted = {a.identifier: a for a in this_node().hosted_agencies()}
-    recipient = hosted.get(parsed.recipient.agency)
+    recipient = directory.hosted.get(parsed.recipient.agency)
     if recipient is None:
         raise _Refusal("unknown_recipient", parsed.recipient.agency)
     skew = dt.timedelta(seconds=settings.EXCHANGE_MAX_CLOCK_SKEW)
@@ -272,36 +334,23 @@ def _check(token: str, now: dt.datetime) -> tuple[envelopes.Envelope, Agency]:
         raise _Refusal("clock_skew", envelopes.format_time(parsed.created_at))
     if parsed.created_at < now - dt.timedelta(seconds=settings.EXCHANGE_REPLAY_WINDOW):
         raise _Refusal("expired", envelopes.format_time(parsed.created_at))
-    if not _allowed(sender, recipient, parsed.type):
+    if not directory.allowed(sender, recipient, parsed.type):
         raise _Refusal("forbidden", f"{parsed.sender.agency} → {parsed.type}")
     return parsed, recipient
 
 
-def _receipt(
-    *,
-    envelope_id: str | None,
-    token: str,
-    accepted: bool,
-    code: str | None,
-    signer_agency: str | None,
-    now: dt.datetime,
+def _sign_receipt(
+    entries: list[Entry], *, now: dt.datetime, signers: list[str], directory: _Directory
 ) -> str:
-    """A receipt, signed by the recipient agency (or, when that is unknown, by the
-    first agency this node hosts that has a key)."""
+    """The batch receipt, signed by a recipient agency of the batch (or, when none
+    was accepted, by the first agency this node hosts that has a key)."""
     body = {
         "type": RECEIPT_TYPE,
-        "receipt_for": envelope_id,
-        "envelope_sha256": _sha256(token) if isinstance(token, str) else None,
-        "status": "accepted" if accepted else "refused",
-        "reason": code,
         "receiver": this_node().identifier,
         "received_at": envelopes.format_time(now),
+        "entries": [entry.as_dict() for entry in entries],
     }
-    if code:
-        body["message_vi"], body["message_en"] = REFUSALS[code]
-    candidates = [signer_agency] if signer_agency else []
-    candidates += [a.identifier for a in this_node().hosted_agencies()]
-    for identifier in candidates:
+    for identifier in [*signers, *directory.hosted]:
         try:
             key = agency_key(identifier)
         except ExchangeRefused:
@@ -316,94 +365,92 @@ def _receipt(
     )
 
 
-def receive(token: str) -> Outcome:
-    """Check one signed envelope; store it if accepted; answer with a signed receipt."""
+def receive_batch(tokens: list[Any]) -> BatchOutcome:
+    """Judge every envelope of a batch; store the accepted ones and the log records in
+    one transaction; answer with one receipt, signed, naming each envelope's fate.
+
+    An envelope already stored (the same bytes) is "accepted" again and stored
+    no second time; another envelope under a stored id is refused as "replayed".
+    """
+    for attempt in range(3):
+        try:
+            return _receive_batch(tokens)
+        except IntegrityError:
+            # A concurrent request stored some of these ids between our look-up
+            # and our insert: judge the batch again against what is stored now.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _receive_batch(tokens: list[Any]) -> BatchOutcome:
     now = timezone.now()
-    envelope_id = None
-    try:
-        envelope_id = _payload(token).get("id") if isinstance(token, str) else None
-    except (_Refusal, AttributeError):
-        envelope_id = None
-    if not isinstance(envelope_id, str) or len(envelope_id) != 36:
-        envelope_id = None
-    if envelope_id:
-        stored = InboundMessage.objects.filter(envelope_id=envelope_id).first()
-        if stored is not None and stored.token_sha256 == _sha256(token):
-            return Outcome(envelope_id, True, stored.receipt, duplicate=True)
-    try:
-        parsed, recipient = _check(token, now)
-    except _Refusal as refusal:
-        return _refuse(token, envelope_id, refusal.code, now)
-    receipt = _receipt(
-        envelope_id=parsed.id,
-        token=token,
-        accepted=True,
-        code=None,
-        signer_agency=recipient.identifier,
-        now=now,
+    directory = _Directory()
+    claimed = [_peek_id(token) for token in tokens]
+    known = dict(
+        InboundMessage.objects.filter(envelope_id__in=[i for i in claimed if i]).values_list(
+            "envelope_id", "token_sha256"
+        )
     )
-    try:
-        with transaction.atomic():
-            InboundMessage.objects.create(
-                envelope_id=parsed.id,
-                type=parsed.type,
-                sender=str(parsed.sender),
-                recipient=str(parsed.recipient),
-                correlation_id=parsed.correlation_id,
-                created_at=parsed.created_at,
-                received_at=now,
-                token=token,
-                token_sha256=_sha256(token),
-                payload=parsed.payload,
-                receipt=receipt,
+    entries: list[Entry] = []
+    accepted: list[tuple[envelopes.Envelope, str, str]] = []
+    signers: list[str] = []
+    for token, envelope_id in zip(tokens, claimed, strict=True):
+        digest = _sha256(token) if isinstance(token, str) else ""
+        if envelope_id in known:
+            same = known[envelope_id] == digest
+            entries.append(
+                Entry(envelope_id, digest, same, None if same else "replayed", duplicate=same)
             )
-            log.append(
-                kind=LogRecord.Kind.ENVELOPE_RECEIVED,
-                envelope_id=parsed.id,
-                correlation_id=parsed.correlation_id,
-                content=token,
-            )
-            log.append(
-                kind=LogRecord.Kind.RECEIPT_SENT,
-                envelope_id=parsed.id,
-                correlation_id=parsed.correlation_id,
-                content=receipt,
-            )
-    except IntegrityError:
-        # The same id arrived meanwhile (a retry racing the first attempt), or
-        # another envelope reuses an id: the stored receipt answers, if it is the same.
-        stored = InboundMessage.objects.filter(envelope_id=parsed.id).first()
-        if stored is not None and stored.token_sha256 == _sha256(token):
-            return Outcome(parsed.id, True, stored.receipt, duplicate=True)
-        return _refuse(token, parsed.id, "replayed", now)
-    return Outcome(parsed.id, True, receipt)
+            continue
+        try:
+            parsed, recipient = _check(token, now, directory)
+        except _Refusal as refusal:
+            entries.append(Entry(envelope_id, digest, False, refusal.code))
+            continue
+        known[parsed.id] = digest
+        accepted.append((parsed, token, digest))
+        entries.append(Entry(parsed.id, digest, True))
+        if recipient.identifier not in signers:
+            signers.append(recipient.identifier)
+    receipt = _sign_receipt(entries, now=now, signers=signers, directory=directory)
+    with transaction.atomic():
+        InboundMessage.objects.bulk_create(
+            [
+                InboundMessage(
+                    envelope_id=parsed.id,
+                    type=parsed.type,
+                    sender=str(parsed.sender),
+                    recipient=str(parsed.recipient),
+                    correlation_id=parsed.correlation_id,
+                    created_at=parsed.created_at,
+                    received_at=now,
+                    token=token,
+                    token_sha256=digest,
+                    payload=parsed.payload,
+                    receipt=receipt,
+                )
+                for parsed, token, digest in accepted
+            ]
+        )
+        log.append_many(
+            [
+                (LogRecord.Kind.ENVELOPE_RECEIVED, parsed.id, parsed.correlation_id, token)
+                for parsed, token, _ in accepted
+            ]
+            + [(LogRecord.Kind.RECEIPT_SENT, "", "", receipt)]
+        )
+    return BatchOutcome(entries, receipt)
+
+
+def receive(token: Any) -> Outcome:
+    """One envelope alone: a batch of one."""
+    outcome = receive_batch([token])
+    entry = outcome.entries[0]
+    return Outcome(entry.envelope_id, entry.accepted, outcome.receipt, entry.code, entry.duplicate)
 
 
 REFUSALS["replayed"] = (
     "Mã phong bì đã được dùng cho một phong bì khác",
     "The envelope id was already used for another envelope",
 )
-
-
-def _refuse(token: Any, envelope_id: str | None, code: str, now: dt.datetime) -> Outcome:
-    text = token if isinstance(token, str) else ""
-    receipt = _receipt(
-        envelope_id=envelope_id,
-        token=text,
-        accepted=False,
-        code=code,
-        signer_agency=None,
-        now=now,
-    )
-    with transaction.atomic():
-        log.append(
-            kind=LogRecord.Kind.RECEIPT_SENT,
-            envelope_id=envelope_id or "",
-            correlation_id="",
-            content=receipt,
-        )
-    return Outcome(envelope_id, False, receipt, code=code)
-
-
-def receive_batch(tokens: list[Any]) -> list[Outcome]:
-    return [receive(token) for token in tokens]

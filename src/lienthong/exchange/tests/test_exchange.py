@@ -61,9 +61,15 @@ def test_a_queued_envelope_is_delivered_once_with_a_signed_receipt(node):
     message.refresh_from_db()
     assert message.state == OutboundMessage.State.DELIVERED
     receipt = body(message.receipt)
-    assert receipt["status"] == "accepted"
-    assert receipt["receipt_for"] == message.envelope_id
-    assert receipt["envelope_sha256"] == message.token_sha256
+    assert receipt["type"] == "exchange.receipt"
+    assert receipt["entries"] == [
+        {
+            "envelope_id": message.envelope_id,
+            "envelope_sha256": message.token_sha256,
+            "status": "accepted",
+            "reason": None,
+        }
+    ]
     received = InboundMessage.objects.get(envelope_id=message.envelope_id)
     assert received.payload == {"status": 2}
     assert received.sender == SENDER
@@ -71,12 +77,31 @@ def test_a_queued_envelope_is_delivered_once_with_a_signed_receipt(node):
     assert delivery.deliver_due(node.http).claimed == 0
 
 
-def test_the_same_envelope_twice_is_stored_once_and_answered_alike(node):
+def test_the_same_envelope_twice_is_stored_once_and_accepted_again(node):
     token = signed_envelope(node)
     first = services.receive(token)
     second = services.receive(token)
     assert first.accepted and second.accepted
-    assert second.duplicate and second.receipt == first.receipt
+    assert second.duplicate and not first.duplicate
+    assert InboundMessage.objects.count() == 1
+    # Twice in one batch: stored once as well.
+    other = signed_envelope(node)
+    outcome = services.receive_batch([other, other])
+    assert [e.accepted for e in outcome.entries] == [True, True]
+    assert InboundMessage.objects.filter(envelope_id=body(other)["id"]).count() == 1
+
+
+def test_one_batch_one_receipt_naming_every_envelope(node):
+    good, bad = signed_envelope(node), signed_envelope(node, type="tax.declaration")
+    outcome = services.receive_batch([good, "garbage", bad])
+    entries = body(outcome.receipt)["entries"]
+    assert [(e["status"], e["reason"]) for e in entries] == [
+        ("accepted", None),
+        ("refused", "malformed"),
+        ("refused", "forbidden"),
+    ]
+    assert entries[0]["envelope_id"] == body(good)["id"]
+    assert entries[2]["message_en"] == "The sending agency may not send this type of message"
     assert InboundMessage.objects.count() == 1
 
 
@@ -155,9 +180,9 @@ def test_backoff_grows_and_is_capped(settings):
 def test_refusals_have_a_reason_and_change_nothing(node, changes, code):
     outcome = services.receive(signed_envelope(node, **changes))
     assert (outcome.accepted, outcome.code) == (False, code)
-    receipt = body(outcome.receipt)
-    assert receipt["status"] == "refused" and receipt["reason"] == code
-    assert receipt["message_vi"] and receipt["message_en"]
+    (entry,) = body(outcome.receipt)["entries"]
+    assert entry["status"] == "refused" and entry["reason"] == code
+    assert entry["message_vi"] and entry["message_en"]
     assert InboundMessage.objects.count() == 0
 
 
@@ -204,7 +229,7 @@ def test_the_api_refuses_what_is_not_a_batch(node):
     assert node.http.post("/api/v1/exchange/envelopes", json={"x": 1}).status_code == 422
     answer = node.http.post("/api/v1/exchange/envelopes", json={"envelopes": ["garbage"]})
     assert answer.status_code == 200
-    assert body(answer.json()["receipts"][0])["reason"] == "malformed"
+    assert body(answer.json()["receipt"])["entries"][0]["reason"] == "malformed"
 
 
 def test_the_message_log_chains_every_envelope_and_receipt(node):
@@ -212,6 +237,10 @@ def test_the_message_log_chains_every_envelope_and_receipt(node):
     delivery.deliver_due(node.http)
     kinds = list(LogRecord.objects.values_list("kind", flat=True))
     assert kinds == ["envelope-sent", "envelope-received", "receipt-sent", "receipt-received"]
+    receipts = LogRecord.objects.filter(kind__startswith="receipt").values_list(
+        "content", flat=True
+    )
+    assert len(set(receipts)) == 1  # the same signed receipt, on both sides
     assert log.verify().intact
     call_command("exchange", "verify-log")
 

@@ -1,0 +1,209 @@
+"""Benchmark: envelope throughput between two real nodes on this machine (issue "Exchange").
+
+Run:
+    LIENTHONG_DATA_DIR=$(mktemp -d) .venv/bin/python bench/exchange.py [--envelopes N] [--single N]
+    ... --postgres postgres://postgres@127.0.0.1:5432/postgres   # nodes on PostgreSQL
+
+Two nodes (lienthong.testing.nodes: each its own granian server, delivery
+worker and database) and a TEST PKI served from this process. For each mode:
+
+- enqueue: node a signs N envelopes of about 1 KB and queues them (outbox),
+  its worker stopped; the rate is sign + insert;
+- deliver: a's worker started; time until the last one is delivered (accepted
+  and receipted: the receiver verified, stored, logged and signed a receipt;
+  the sender verified the receipt, stored and logged it). The figure is
+  envelopes per second end to end; p50/p99 latency is from claim to receipt
+  per envelope (the round trip of its request);
+
+batched (100 per request) and one per request. In the same run, references:
+the bare cost of signing and verifying one envelope in this process, and
+requests per second of a trivial POST (a 422 from the same endpoint) on the
+same server stack, one at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+MINISTRY, OFFICE = "000.00.00.G12", "000.00.00.G22"
+
+
+def serve_pki(directory, listener) -> None:
+    from werkzeug.serving import make_server
+
+    from lienthong.trust import testpki
+
+    server = make_server(
+        "127.0.0.1", 0, testpki.wsgi_app(directory), threaded=True, fd=listener.fileno()
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def wait_delivered(node, correlation: str, count: int, timeout: float) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        (done,) = node.query(
+            "SELECT count(*) FROM exchange_outboundmessage"
+            " WHERE correlation_id LIKE ? AND state = 'delivered'",
+            (correlation + "%",),
+        )[0]
+        if done >= count:
+            return time.perf_counter() - start
+        time.sleep(0.2)
+    raise SystemExit(f"timed out: {done} of {count} delivered")
+
+
+def latencies(node, correlation: str) -> list[float]:
+    rows = node.python(
+        f"""
+        from lienthong.exchange.models import OutboundMessage
+        result = [
+            (m.delivered_at - m.last_attempt_at).total_seconds()
+            for m in OutboundMessage.objects.filter(correlation_id__startswith={correlation!r})
+        ]
+        """,
+        timeout=600,
+    )
+    return sorted(rows)
+
+
+def run_mode(net, label: str, count: int, batch: int) -> dict:
+    a = net["a"]
+    a.kill_worker()
+    a.extra_env = {**(a.extra_env or {}), "LIENTHONG_EXCHANGE_BATCH_SIZE": str(batch)}
+    correlation = f"BENCH-{label}-"
+    # ~1 KB envelopes; 50 dossiers, so order per correlation id does not serialise everything.
+    started = time.perf_counter()
+    a.python(
+        f"""
+        from django.db import transaction
+        from lienthong.exchange import services
+        text = "x" * 700
+        for n in range({count}):
+            services.send(actor="bench", type="dossier.status",
+                          sender="VN:GOV:{MINISTRY}:dossiers", recipient="VN:GOV:{OFFICE}:dossiers",
+                          correlation_id="{correlation}" + str(n % 50), payload={{"n": n, "note": text}})
+        """,
+        timeout=3600,
+    )
+    enqueue = time.perf_counter() - started
+    a.start_worker()
+    elapsed = wait_delivered(a, correlation, count, timeout=7200)
+    lat = latencies(a, correlation)
+    return {
+        "label": label,
+        "count": count,
+        "enqueue_rate": count / enqueue,
+        "rate": count / elapsed,
+        "p50": statistics.median(lat),
+        "p99": lat[max(0, int(len(lat) * 0.99) - 1)],
+    }
+
+
+def references(net, key_p12, passphrase) -> None:
+    import httpx
+
+    a = net["a"]
+    figures = a.python(
+        f"""
+        import time
+        from lienthong.directory.models import Agency
+        from lienthong.exchange import envelope
+        from lienthong.trust import signing
+        from lienthong.trust.models import SigningKey
+        from lienthong.trust.validation.jws import verify_jws
+        key = SigningKey.objects.filter(agency__identifier="{MINISTRY}").first()
+        data = envelope.new(type="dossier.status", sender="VN:GOV:{MINISTRY}:dossiers",
+                            recipient="VN:GOV:{OFFICE}:dossiers", correlation_id="REF",
+                            payload={{"note": "x" * 700}}).as_dict()
+        token = signing.sign_jws(actor="bench", key=key, payload=data, audit=False)
+        assert verify_jws(token).indication == "TOTAL-PASSED"
+        rounds = 300
+        t = time.perf_counter()
+        for _ in range(rounds):
+            signing.sign_jws(actor="bench", key=key, payload=data, audit=False)
+        sign = (time.perf_counter() - t) / rounds
+        t = time.perf_counter()
+        for _ in range(rounds):
+            verify_jws(token)
+        verify = (time.perf_counter() - t) / rounds
+        result = {{"sign_ms": sign * 1000, "verify_ms": verify * 1000, "key": key.key_description}}
+        """
+    )
+    print(
+        f"reference: sign one envelope {figures['sign_ms']:.2f} ms, verify {figures['verify_ms']:.2f} ms"
+        f" ({figures['key']}): {1000 / (figures['sign_ms'] + figures['verify_ms']):.0f} sign+verify/s"
+    )
+    url = f"{net['b'].url}/api/v1/exchange/envelopes"
+    with httpx.Client() as client:
+        for _ in range(50):
+            client.post(url, json={})
+        rounds = 1000
+        t = time.perf_counter()
+        for _ in range(rounds):
+            client.post(url, json={})
+        elapsed = time.perf_counter() - t
+    print(
+        f"reference: trivial POST (422) on the same server, one at a time: {rounds / elapsed:.0f}/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envelopes", type=int, default=100_000, help="batched mode")
+    parser.add_argument("--single", type=int, default=20_000, help="one-per-request mode")
+    parser.add_argument("--postgres", help="PostgreSQL server URL for the nodes' databases")
+    options = parser.parse_args()
+    if options.postgres:
+        os.environ["DATABASE_URL"] = options.postgres
+    else:
+        os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lienthong.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from lienthong.testing.nodes import NodeNetwork, NodeSpec
+    from lienthong.trust import testpki
+
+    root = Path(settings.DATA_DIR) / "bench-exchange"
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    pki = testpki.build_test_pki(
+        directory=root / "pki",
+        base_url=f"http://127.0.0.1:{listener.getsockname()[1]}",
+        force=True,
+    )
+    serve_pki(pki.directory, listener)
+    specs = [NodeSpec("a", [MINISTRY]), NodeSpec("b", [OFFICE])]
+    rights = [(OFFICE, "dossier.*", MINISTRY)]
+    database = "PostgreSQL" if options.postgres else "SQLite"
+    print(f"two nodes on {database}; Python {sys.version.split()[0]}; {os.cpu_count()} cores")
+    with NodeNetwork(pki, specs, root / "nodes", rights) as net:
+        references(net, None, None)
+        for label, count, batch in (
+            ("batched", options.envelopes, 100),
+            ("single", options.single, 1),
+        ):
+            if count <= 0:
+                continue
+            figures = run_mode(net, label, count, batch)
+            print(
+                f"{label:<8} {count:>7} envelopes: enqueue {figures['enqueue_rate']:7.0f}/s, "
+                f"delivered end to end {figures['rate']:7.0f}/s, "
+                f"claim-to-receipt p50 {figures['p50'] * 1000:7.1f} ms "
+                f"p99 {figures['p99'] * 1000:7.1f} ms"
+            )
+
+
+if __name__ == "__main__":
+    main()
