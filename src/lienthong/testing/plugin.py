@@ -51,12 +51,13 @@ def operator(db, django_user_model):
 def fresh_trust_caches():
     """Each test starts from its own database state: the per-process caches of the
     trust-list version, trust material and revocation answers are forgotten."""
-    from lienthong.trust import revocation
+    from lienthong.trust import revocation, signing
     from lienthong.trust.validation import jws, service
 
     jws.trust_list_changed()
     service.forget_trust_material()
     revocation.forget_cached()
+    signing.forget_prepared_keys()
     yield
 
 

@@ -571,7 +571,8 @@ def _undecryptable() -> KeyRefused:
 def load_private_key(signing_key: SigningKey) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
     """Decrypt the key, in memory only, for the signature about to be made.
 
-    Nothing is cached: the caller drops the key when the signature is done.
+    Nothing is cached here; the JWS signer (signing.py) keeps the loaded key of
+    the exchange's signatures for a minute.
     The RSA consistency check (tens of milliseconds for a 3072- or 4096-bit key)
     ran when the key was imported; AES-GCM proves these are the same bytes, so
     it is not repeated for every signature.

@@ -22,6 +22,8 @@ import base64
 import datetime as dt
 import hashlib
 import io
+import threading
+import time
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -405,6 +407,40 @@ def sign_jws(
         ) from exc
     _check_size(canonical, MAX_JSON_BYTES, "JSON")
     _check_usable(key)
+    alg, jwk, header = _jws_signer(key)
+    token = jws.serialize_compact(header, canonical, jwk, registry=jws_registry([alg]))
+    if not audit:
+        # The exchange's envelopes and receipts: each goes into the message log
+        # (exchange/log.py), a hash chain that records more than an audit row would.
+        return token
+    _audit(
+        actor=actor,
+        key=key,
+        format="jws",
+        level=alg,
+        content=canonical,
+        signed=token.encode("ascii"),
+        source=source,
+    )
+    return token
+
+
+# The exchange signs every envelope and receipt: the decrypted key, its JWK and
+# the header (x5c) are kept per process for this long after they were loaded,
+# under the key's row and certificate fingerprint. Whether the key may sign is
+# still asked of the database for every signature (_check_usable), so a
+# disabled key stops signing at once.
+PREPARED_KEY_SECONDS = 60.0
+_prepared: dict[int, tuple[str, float, tuple[str, Any, dict[str, Any]]]] = {}
+_prepared_lock = threading.Lock()
+
+
+def _jws_signer(key: SigningKey) -> tuple[str, Any, dict[str, Any]]:
+    now = time.monotonic()
+    with _prepared_lock:
+        hit = _prepared.get(key.pk)
+    if hit is not None and hit[0] == key.fingerprint_sha256 and hit[1] > now:
+        return hit[2]
     certificate = keystore.certificate(key)
     x5c = [
         base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode("ascii")
@@ -421,21 +457,15 @@ def sign_jws(
         .rstrip(b"=")
         .decode("ascii"),
     }
-    token = jws.serialize_compact(header, canonical, jwk, registry=jws_registry([alg]))
-    if not audit:
-        # The exchange's envelopes and receipts: each goes into the message log
-        # (exchange/log.py), a hash chain that records more than an audit row would.
-        return token
-    _audit(
-        actor=actor,
-        key=key,
-        format="jws",
-        level=alg,
-        content=canonical,
-        signed=token.encode("ascii"),
-        source=source,
-    )
-    return token
+    prepared = (alg, jwk, header)
+    with _prepared_lock:
+        _prepared[key.pk] = (key.fingerprint_sha256, now + PREPARED_KEY_SECONDS, prepared)
+    return prepared
+
+
+def forget_prepared_keys() -> None:
+    with _prepared_lock:
+        _prepared.clear()
 
 
 def jws_registry(algorithms=JWS_ALGORITHMS):

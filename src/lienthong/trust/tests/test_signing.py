@@ -354,6 +354,8 @@ def test_inputs_over_the_limit_are_refused_before_any_work(ministry_key, monkeyp
 
 
 def test_a_disabled_key_signs_nothing(ministry_key):
+    # Loaded and kept by the JWS signer first: disabling must still stop it at once.
+    signing.sign_jws(actor="test", key=ministry_key, payload={"a": 0})
     keystore.set_enabled(actor="test", key=ministry_key, enabled=False, source="test")
     stale = SigningKey.objects.get(pk=ministry_key.pk)
     stale.is_enabled = True  # an instance read before the key was disabled
