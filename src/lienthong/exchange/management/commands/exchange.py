@@ -3,6 +3,8 @@
     lienthong exchange verify-log
     lienthong exchange messages [--state queued|delivered|refused|dead] [--correlation ID]
     lienthong exchange replay ENVELOPE_ID [ENVELOPE_ID ...]
+    lienthong exchange evidence CORRELATION_ID [--output FILE]
+    lienthong exchange verify-evidence FILE
     lienthong exchange grant PROVIDER TYPE [--consumer AGENCY]
     lienthong exchange revoke-grant PROVIDER TYPE [--consumer AGENCY]
 
@@ -12,13 +14,15 @@ has been altered.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from lienthong.audit import services as audit
 from lienthong.audit.models import AuditRecord
 from lienthong.directory.models import Agency
-from lienthong.exchange import delivery, log
+from lienthong.exchange import delivery, evidence, log
 from lienthong.exchange.envelope import TYPE_RE
 from lienthong.exchange.models import AccessRight, OutboundMessage
 
@@ -35,6 +39,15 @@ class Command(BaseCommand):
         messages.add_argument("--state", choices=OutboundMessage.State.values)
         messages.add_argument("--correlation", help="A correlation id (dossier code).")
         messages.add_argument("--limit", type=int, default=50)
+        evidence = actions.add_parser(
+            "evidence", help="Export the evidence archive of one correlation id (dossier code)."
+        )
+        evidence.add_argument("correlation_id")
+        evidence.add_argument("--output", type=Path, help="Default: evidence-<id>.zip")
+        checked = actions.add_parser(
+            "verify-evidence", help="Verify an evidence archive offline (exit 1 if not intact)."
+        )
+        checked.add_argument("file", type=Path)
         replay = actions.add_parser("replay", help="Queue dead or refused messages again.")
         replay.add_argument("envelope_ids", nargs="+")
         for name, text in (("grant", "Allow"), ("revoke-grant", "Stop allowing")):
@@ -51,6 +64,10 @@ class Command(BaseCommand):
                 self.verify()
             case "messages":
                 self.list_messages(options)
+            case "evidence":
+                self.export_evidence(options)
+            case "verify-evidence":
+                self.verify_evidence(options["file"])
             case "replay":
                 count = delivery.replay(actor=ACTOR, envelope_ids=options["envelope_ids"])
                 if count != len(set(options["envelope_ids"])):
@@ -70,6 +87,27 @@ class Command(BaseCommand):
                 f"({outcome.records} record(s) before it are intact)"
             )
         self.stdout.write(f"message log intact: {outcome.records} record(s), head {outcome.head}")
+
+    def export_evidence(self, options) -> None:
+        try:
+            data = evidence.build(options["correlation_id"])
+        except LookupError as exc:
+            raise CommandError(f"no message with the correlation id {exc}") from exc
+        safe = "".join(c if c.isalnum() or c in ".-_" else "_" for c in options["correlation_id"])
+        output = options["output"] or Path(f"evidence-{safe}.zip")
+        output.write_bytes(data)
+        self.stdout.write(f"wrote {output} ({len(data)} bytes)")
+
+    def verify_evidence(self, path: Path) -> None:
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file")
+        outcome = evidence.verify(path.read_bytes())
+        if not outcome.intact:
+            raise CommandError(f"evidence not intact: {outcome.problems[0]}")
+        self.stdout.write(
+            f"evidence intact: {outcome.envelopes} envelope(s), {outcome.receipts} receipt(s), "
+            f"{outcome.log_records} log record(s)"
+        )
 
     def list_messages(self, options) -> None:
         messages = OutboundMessage.objects.order_by("-pk")
