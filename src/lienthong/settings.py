@@ -225,5 +225,8 @@ EXCHANGE_TLS_CLIENT_CERT = env_str("LIENTHONG_EXCHANGE_TLS_CLIENT_CERT")
 EXCHANGE_TLS_CLIENT_KEY = env_str("LIENTHONG_EXCHANGE_TLS_CLIENT_KEY")
 EXCHANGE_TLS_CA = env_str("LIENTHONG_EXCHANGE_TLS_CA")
 
+# Prometheus metrics (/metrics): a bearer token; without one, loopback clients only.
+METRICS_TOKEN = env_str("LIENTHONG_METRICS_TOKEN")
+
 # --- The directory ----------------------------------------------------------
 DIRECTORY_PAGE_SIZE = env_int("LIENTHONG_DIRECTORY_PAGE_SIZE", 50)

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from lienthong import views
 from lienthong.api import api
+from lienthong.exchange import views as exchange_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,6 +11,8 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("directory/", include("lienthong.directory.urls")),
     path("trust/", include("lienthong.trust.urls")),
+    path("exchange/", include("lienthong.exchange.urls")),
+    path("metrics", exchange_views.metrics, name="metrics"),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

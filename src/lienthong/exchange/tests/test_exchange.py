@@ -344,3 +344,45 @@ def test_the_evidence_of_a_dossier_verifies_offline(node, tmp_path):
 def test_no_evidence_for_an_unknown_dossier(node):
     with pytest.raises(CommandError, match="no message"):
         call_command("exchange", "evidence", "NOPE")
+
+
+def test_peer_health_and_prometheus_metrics(node, operator, client, settings):
+    send()
+    delivery.deliver_due(node.http)
+    waiting = send(correlation="LATER")
+    down = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(502)))
+    delivery.deliver_due(down)
+
+    client.force_login(operator)
+    page = client.get("/exchange/peers/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "http://node.test/api/v1/exchange/envelopes" in text and "502" in text
+
+    metrics = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert metrics.status_code == 200
+    assert metrics["Content-Type"].startswith("text/plain; version=0.0.4")
+    body_text = metrics.content.decode()
+    assert 'lienthong_exchange_outbound_messages{state="delivered"} 1' in body_text
+    assert 'lienthong_exchange_outbound_messages{state="queued"} 1' in body_text
+    peer = 'peer="http://node.test/api/v1/exchange/envelopes"'
+    assert f"lienthong_exchange_peer_backlog{{{peer}}} 1" in body_text
+    assert f"lienthong_exchange_peer_error_ratio{{{peer}}} 0.5" in body_text
+    assert "lienthong_exchange_inbound_messages_total 1" in body_text
+    assert waiting.envelope_id  # still queued, retrying
+
+    # Not from loopback, no token: refused; with the configured token: answered.
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
+    settings.METRICS_TOKEN = "s3cret-token"
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+    answer = client.get(
+        "/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer s3cret-token"
+    )
+    assert answer.status_code == 200
+
+
+def test_the_peers_page_is_for_staff_only(client, django_user_model):
+    assert client.get("/exchange/peers/").status_code == 302  # to the sign-in page
+    citizen = django_user_model.objects.create_user(username="an", password="x" * 12)
+    client.force_login(citizen)
+    assert client.get("/exchange/peers/").status_code == 302
