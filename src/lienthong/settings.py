@@ -225,6 +225,11 @@ EXCHANGE_TLS_CLIENT_CERT = env_str("LIENTHONG_EXCHANGE_TLS_CLIENT_CERT")
 EXCHANGE_TLS_CLIENT_KEY = env_str("LIENTHONG_EXCHANGE_TLS_CLIENT_KEY")
 EXCHANGE_TLS_CA = env_str("LIENTHONG_EXCHANGE_TLS_CA")
 
+# RFC 3161 time-stamping authority: timestamps of the message log's head, every
+# so many seconds (by the worker).
+TSA_URL = env_str("LIENTHONG_TSA_URL")
+EXCHANGE_LOG_TIMESTAMP_SECONDS = env_int("LIENTHONG_EXCHANGE_LOG_TIMESTAMP_SECONDS", 3600)
+
 # Prometheus metrics (/metrics): a bearer token; without one, loopback clients only.
 METRICS_TOKEN = env_str("LIENTHONG_METRICS_TOKEN")
 

@@ -12,7 +12,13 @@ from django.utils.translation import ngettext
 
 from lienthong.audit.admin import AuditedModelAdmin, ReadOnlyModelAdmin
 from lienthong.exchange import delivery
-from lienthong.exchange.models import AccessRight, InboundMessage, LogRecord, OutboundMessage
+from lienthong.exchange.models import (
+    AccessRight,
+    InboundMessage,
+    LogRecord,
+    LogTimestamp,
+    OutboundMessage,
+)
 
 
 @admin.register(OutboundMessage)
@@ -69,6 +75,13 @@ class LogRecordAdmin(ReadOnlyModelAdmin):
     list_filter = ("kind",)
     search_fields = ("envelope_id", "correlation_id")
     readonly_fields = [f.name for f in LogRecord._meta.fields]
+
+
+@admin.register(LogTimestamp)
+class LogTimestampAdmin(ReadOnlyModelAdmin):
+    list_display = ("sequence", "time", "authority", "digest")
+    readonly_fields = ("sequence", "digest", "time", "authority")
+    exclude = ("token",)
 
 
 @admin.register(AccessRight)

@@ -223,10 +223,19 @@ def deliver_due(http: httpx.Client, limit: int | None = None) -> RoundResult:
 
 
 def run(*, once: bool = False, idle_seconds: float = 1.0, stop=None) -> None:
-    """The worker loop: rounds back to back while there is work, a pause when idle."""
+    """The worker loop: rounds back to back while there is work, a pause when idle;
+    the message log's head timestamped every EXCHANGE_LOG_TIMESTAMP_SECONDS."""
+    next_stamp = time.monotonic()
     with client() as http:
         while stop is None or not stop():
             outcome = deliver_due(http)
+            if settings.TSA_URL and time.monotonic() >= next_stamp:
+                next_stamp = time.monotonic() + settings.EXCHANGE_LOG_TIMESTAMP_SECONDS
+                try:
+                    log.timestamp_head(settings.TSA_URL)
+                except log.TimestampFailed as exc:
+                    logger.warning("log head not timestamped", error=str(exc))
+                    next_stamp = time.monotonic() + 60  # try again soon
             if once:
                 return
             if outcome.claimed == 0:

@@ -7,6 +7,12 @@ Appending locks the one ``LogHead`` row, so concurrent writers (several web
 and worker processes on PostgreSQL) still form a single chain, and the record
 is written in the caller's transaction: a message and its log record commit
 or roll back together.
+
+The head is timestamped periodically by an RFC 3161 authority
+(``timestamp_head``; ``lienthong exchange timestamp-log``, and the worker
+every ``LIENTHONG_EXCHANGE_LOG_TIMESTAMP_SECONDS`` when ``LIENTHONG_TSA_URL``
+is set): the token proves that every record up to that one existed, as it
+is, at that time. ``verify`` checks the tokens too.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from lienthong.exchange.envelope import format_time
-from lienthong.exchange.models import LogHead, LogRecord
+from lienthong.exchange.models import LogHead, LogRecord, LogTimestamp
 
 GENESIS = "0" * 64
 
@@ -69,12 +75,81 @@ def append_many(items: list[tuple[str, str, str, str]]) -> list[LogRecord]:
     return records
 
 
+class TimestampFailed(Exception):
+    """The time-stamping authority could not be reached or answered wrongly."""
+
+
+def timestamp_head(url: str) -> LogTimestamp | None:
+    """Have the head of the log timestamped (RFC 3161); None if nothing new since the last."""
+    import asyncio
+
+    from asn1crypto import tsp
+    from pyhanko.sign.timestamps import TimestampRequestError
+    from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
+
+    head = LogHead.objects.filter(pk=1).first()
+    if head is None or head.sequence == 0:
+        return None
+    last = LogTimestamp.objects.order_by("-sequence").first()
+    if last is not None and last.sequence >= head.sequence:
+        return None
+    stamper = RequestsHTTPTimeStamper(url, timeout=30)
+    try:
+        token = asyncio.run(stamper.async_timestamp(bytes.fromhex(head.digest), "sha256"))
+    except (TimestampRequestError, OSError, ValueError) as exc:
+        raise TimestampFailed(f"{type(exc).__name__}: {exc}"[:300]) from exc
+    info = token["content"]["encap_content_info"]["content"].parsed
+    if not isinstance(info, tsp.TSTInfo):
+        raise TimestampFailed("the answer is not a timestamp token")
+    return LogTimestamp.objects.create(
+        sequence=head.sequence,
+        digest=head.digest,
+        time=info["gen_time"].native,
+        authority=url[:300],
+        token=token.dump(),
+    )
+
+
+def _timestamp_problem(stamp: LogTimestamp, record: LogRecord | None) -> str:
+    """Why a stored timestamp does not prove its record, or ""."""
+    import asyncio
+
+    from asn1crypto import cms
+    from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+    from pyhanko_certvalidator import ValidationContext
+
+    from lienthong.trust import selectors
+
+    if record is None or record.digest != stamp.digest:
+        return f"timestamp of #{stamp.sequence} does not cover the record now there"
+    try:
+        signed = cms.ContentInfo.load(bytes(stamp.token))["content"]
+        context = ValidationContext(
+            trust_roots=selectors.anchors(at=stamp.time),
+            other_certs=selectors.other_certificates(),
+            allow_fetching=False,
+            revocation_mode="soft-fail",
+            moment=stamp.time,
+        )
+        status = asyncio.run(
+            validate_tst_signed_data(signed, context, lambda _: bytes.fromhex(stamp.digest))
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"timestamp of #{stamp.sequence} is unreadable ({type(exc).__name__})"
+    if not status["intact"]:
+        return f"timestamp of #{stamp.sequence} does not match the digest it claims"
+    if not status["valid"] or status.get("trust_problem_indic") is not None:
+        return f"timestamp of #{stamp.sequence} is not signed by a trusted authority"
+    return ""
+
+
 @dataclass(frozen=True)
 class Verification:
     records: int
     head: str
     broken_at: int | None = None
     problem: str = ""
+    timestamps: int = 0
 
     @property
     def intact(self) -> bool:
@@ -109,4 +184,10 @@ def verify(batch_size: int = 2000) -> Verification:
     head = LogHead.objects.filter(pk=1).first()
     if head is not None and (head.sequence != count or head.digest != previous):
         return Verification(count, previous, count + 1, "the chain's head does not match its end")
-    return Verification(count, previous)
+    stamps = list(LogTimestamp.objects.order_by("sequence"))
+    records = LogRecord.objects.in_bulk([s.sequence for s in stamps], field_name="sequence")
+    for stamp in stamps:
+        problem = _timestamp_problem(stamp, records.get(stamp.sequence))
+        if problem:
+            return Verification(count, previous, stamp.sequence, problem, len(stamps))
+    return Verification(count, previous, timestamps=len(stamps))

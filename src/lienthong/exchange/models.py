@@ -157,3 +157,22 @@ class LogRecord(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.kind} {self.envelope_id}"
+
+
+class LogTimestamp(models.Model):
+    """An RFC 3161 timestamp over the message log's head: proof that every record up to
+    ``sequence`` existed, as it is, at ``time``."""
+
+    sequence = models.BigIntegerField(_("sequence"), db_index=True)
+    digest = models.CharField(max_length=64)
+    time = models.DateTimeField(_("time"))
+    authority = models.CharField(_("time-stamping authority"), max_length=300)
+    token = models.BinaryField(_("timestamp token (DER)"))
+
+    class Meta:
+        verbose_name = _("message log timestamp")
+        verbose_name_plural = _("message log timestamps")
+        ordering = ["sequence"]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} @ {self.time:%Y-%m-%d %H:%M:%S}"

@@ -17,6 +17,7 @@ from lienthong.exchange import envelope as envelopes
 from lienthong.exchange.models import AccessRight, InboundMessage, LogRecord, OutboundMessage
 from lienthong.exchange.tests.conftest import MINISTRY, OFFICE
 from lienthong.trust import signing, testpki
+from lienthong.trust.models import TrustedCertificate
 
 SENDER = f"VN:GOV:{MINISTRY}:dossiers"
 RECIPIENT = f"VN:GOV:{OFFICE}:dossiers"
@@ -386,3 +387,36 @@ def test_the_peers_page_is_for_staff_only(client, django_user_model):
     citizen = django_user_model.objects.create_user(username="an", password="x" * 12)
     client.force_login(citizen)
     assert client.get("/exchange/peers/").status_code == 302
+
+
+def test_the_log_head_is_timestamped_and_the_token_verified(node):
+    from lienthong.exchange.models import LogTimestamp
+
+    send()
+    delivery.deliver_due(node.http)
+    stamp = log.timestamp_head(node.pki.tsa_url)
+    assert stamp.sequence == LogRecord.objects.count() == 4
+    assert log.timestamp_head(node.pki.tsa_url) is None  # nothing new since
+    outcome = log.verify()
+    assert outcome.intact and outcome.timestamps == 1
+    call_command("exchange", "verify-log")
+
+    # A token whose authority is no longer trusted proves nothing.
+    testpki.disable_in_trust_list(node.pki, actor="test")
+    assert "not signed by a trusted authority" in log.verify().problem
+    TrustedCertificate.objects.update(is_enabled=True)
+    assert log.verify().intact
+
+    # A token that does not prove the digest it is stored with is found.
+    LogTimestamp.objects.filter(pk=stamp.pk).update(digest="0" * 64)
+    outcome = log.verify()
+    assert (outcome.intact, outcome.broken_at) == (False, 4)
+    assert "does not cover" in outcome.problem
+
+
+def test_an_unreachable_authority_is_a_clear_error(node):
+    send()
+    with pytest.raises(CommandError, match="no timestamp from"):
+        call_command("exchange", "timestamp-log", tsa="http://127.0.0.1:9/tsa")
+    with pytest.raises(CommandError, match="no time-stamping authority"):
+        call_command("exchange", "timestamp-log")

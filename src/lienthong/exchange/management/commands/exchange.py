@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -35,6 +36,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         actions.add_parser("verify-log", help="Prove the message log intact, or name the break.")
+        stamp = actions.add_parser(
+            "timestamp-log", help="Have the log's head timestamped (RFC 3161) now."
+        )
+        stamp.add_argument(
+            "--tsa", help="Time-stamping authority URL (default: LIENTHONG_TSA_URL)."
+        )
         messages = actions.add_parser("messages", help="Sent messages, newest first.")
         messages.add_argument("--state", choices=OutboundMessage.State.values)
         messages.add_argument("--correlation", help="A correlation id (dossier code).")
@@ -62,6 +69,8 @@ class Command(BaseCommand):
         match options["action"]:
             case "verify-log":
                 self.verify()
+            case "timestamp-log":
+                self.timestamp(options["tsa"] or settings.TSA_URL)
             case "messages":
                 self.list_messages(options)
             case "evidence":
@@ -79,6 +88,18 @@ class Command(BaseCommand):
             case "grant" | "revoke-grant" as action:
                 self.grant(options, enable=action == "grant")
 
+    def timestamp(self, url: str) -> None:
+        if not url:
+            raise CommandError("no time-stamping authority: set LIENTHONG_TSA_URL or give --tsa")
+        try:
+            stamp = log.timestamp_head(url)
+        except log.TimestampFailed as exc:
+            raise CommandError(f"no timestamp from {url}: {exc}") from exc
+        if stamp is None:
+            self.stdout.write("nothing new to timestamp")
+            return
+        self.stdout.write(f"log head #{stamp.sequence} timestamped at {stamp.time.isoformat()}")
+
     def verify(self) -> None:
         outcome = log.verify()
         if not outcome.intact:
@@ -86,7 +107,10 @@ class Command(BaseCommand):
                 f"message log broken at record #{outcome.broken_at}: {outcome.problem} "
                 f"({outcome.records} record(s) before it are intact)"
             )
-        self.stdout.write(f"message log intact: {outcome.records} record(s), head {outcome.head}")
+        self.stdout.write(
+            f"message log intact: {outcome.records} record(s), head {outcome.head}, "
+            f"{outcome.timestamps} timestamp(s) verified"
+        )
 
     def export_evidence(self, options) -> None:
         try:
