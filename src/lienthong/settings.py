@@ -234,4 +234,9 @@ EXCHANGE_LOG_TIMESTAMP_SECONDS = env_int("LIENTHONG_EXCHANGE_LOG_TIMESTAMP_SECON
 METRICS_TOKEN = env_str("LIENTHONG_METRICS_TOKEN")
 
 # --- The directory ----------------------------------------------------------
+# Signed snapshots: the agency whose key signs them (on the central node), how
+# long one is valid, and how often a following node pulls.
+DIRECTORY_AUTHORITY = env_str("LIENTHONG_DIRECTORY_AUTHORITY", "000.00.00.G22")
+DIRECTORY_SNAPSHOT_DAYS = env_int("LIENTHONG_DIRECTORY_SNAPSHOT_DAYS", 7)
+DIRECTORY_POLL_SECONDS = env_int("LIENTHONG_DIRECTORY_POLL_SECONDS", 600)
 DIRECTORY_PAGE_SIZE = env_int("LIENTHONG_DIRECTORY_PAGE_SIZE", 50)

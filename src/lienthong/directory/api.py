@@ -268,3 +268,28 @@ def address_problems(exc: DjangoValidationError) -> list[dict]:
                 }
             )
     return problems
+
+
+@router.get(
+    "/directory/snapshot",
+    response={200: str, 404: ErrorOut},
+    summary="The latest signed directory snapshot (JWS compact serialisation)",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "A compact JWS over the snapshot's RFC 8785 canonical JSON",
+                "content": {"application/jose": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+def directory_snapshot(request: HttpRequest):
+    """Published by the directory authority (the central node); other nodes pull it."""
+    from django.http import HttpResponse
+
+    from lienthong.directory import snapshots
+
+    snapshot = snapshots.latest_published()
+    if snapshot is None:
+        raise not_found("bản chụp danh bạ", "directory snapshot", "snapshot_not_found")
+    return HttpResponse(snapshot.token, content_type="application/jose")

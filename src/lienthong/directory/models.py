@@ -250,3 +250,46 @@ class PostalCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} — {self.unit}"
+
+
+class DirectoryAnchor(models.Model):
+    """Where this node fetches signed directory snapshots, and who must have signed them."""
+
+    url = models.URLField(_("snapshot address"), max_length=300)
+    authority = models.CharField(_("directory authority (agency)"), max_length=MAX_LENGTH)
+    roots = models.JSONField(
+        _("root fingerprints"),
+        default=list,
+        blank=True,
+        help_text=_("SHA-256 fingerprints of the roots the authority's certificate must lead to."),
+    )
+    joined_at = models.DateTimeField(_("joined at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("directory anchor")
+        verbose_name_plural = _("directory anchors")
+
+    def __str__(self) -> str:
+        return f"{self.authority} @ {self.url}"
+
+
+class Snapshot(models.Model):
+    """A signed directory snapshot: published here (the authority) or applied here (a follower)."""
+
+    serial = models.PositiveBigIntegerField(_("serial"))
+    issued_at = models.DateTimeField(_("issued at"))
+    valid_until = models.DateTimeField(_("valid until"))
+    token = models.TextField(_("signed snapshot (JWS)"))
+    published = models.BooleanField(_("published by this node"), default=False)
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("directory snapshot")
+        verbose_name_plural = _("directory snapshots")
+        ordering = ["-serial"]
+        constraints = [
+            models.UniqueConstraint(fields=["published", "serial"], name="directory_snapshot_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.serial} ({self.issued_at:%Y-%m-%d %H:%M})"

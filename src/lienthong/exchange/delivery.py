@@ -37,6 +37,8 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from lienthong.directory import snapshots
+from lienthong.directory.models import DirectoryAnchor
 from lienthong.exchange import log
 from lienthong.exchange.models import LogRecord, OutboundMessage
 from lienthong.exchange.services import RECEIPT_TYPE
@@ -206,6 +208,9 @@ def client() -> httpx.Client:
 def deliver_due(http: httpx.Client, limit: int | None = None) -> RoundResult:
     """One round: claim, post per endpoint, settle every message."""
     result = RoundResult()
+    if snapshots.expired_copy():
+        logger.warning("the directory copy has expired: nothing is sent until it is renewed")
+        return result
     messages = claim(limit or settings.EXCHANGE_BATCH_SIZE)
     result.claimed = len(messages)
     by_endpoint: dict[str, list[OutboundMessage]] = {}
@@ -224,10 +229,18 @@ def deliver_due(http: httpx.Client, limit: int | None = None) -> RoundResult:
 
 def run(*, once: bool = False, idle_seconds: float = 1.0, stop=None) -> None:
     """The worker loop: rounds back to back while there is work, a pause when idle;
-    the message log's head timestamped every EXCHANGE_LOG_TIMESTAMP_SECONDS."""
-    next_stamp = time.monotonic()
+    the directory snapshot pulled every DIRECTORY_POLL_SECONDS (on a following node)
+    and the message log's head timestamped every EXCHANGE_LOG_TIMESTAMP_SECONDS."""
+    next_stamp = next_pull = time.monotonic()
     with client() as http:
         while stop is None or not stop():
+            if time.monotonic() >= next_pull and DirectoryAnchor.objects.exists():
+                next_pull = time.monotonic() + settings.DIRECTORY_POLL_SECONDS
+                try:
+                    snapshots.pull(actor="worker", http=http)
+                except snapshots.SnapshotRefused as refused:
+                    logger.warning("directory snapshot not applied", code=refused.code,
+                                   detail=refused.detail)  # fmt: skip
             outcome = deliver_due(http)
             if settings.TSA_URL and time.monotonic() >= next_stamp:
                 next_stamp = time.monotonic() + settings.EXCHANGE_LOG_TIMESTAMP_SECONDS

@@ -35,6 +35,12 @@ class AccessRight(models.Model):
         help_text=_("Empty: every agency of the directory."),
     )
     is_enabled = models.BooleanField(_("enabled"), default=True)
+    from_snapshot = models.BooleanField(
+        _("from the directory snapshot"),
+        default=False,
+        editable=False,
+        help_text=_("Set by the directory authority's snapshot; replaced by the next one."),
+    )
 
     class Meta:
         verbose_name = _("access right")

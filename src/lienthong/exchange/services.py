@@ -22,6 +22,10 @@ order, and refuses it with the first reason that applies:
 ``forbidden``               no access right lets the sender send that type
 ==========================  ==================================================
 
+Before all of these: a node that follows a directory authority and whose copy
+of the directory has expired refuses every envelope (``directory_expired``)
+and sends nothing (directory/snapshots.py).
+
 A batch gets one receipt, signed by the receiver, that names every envelope
 (id and SHA-256 of the signed envelope) with its status and, for a refusal,
 the reason code. Accepted envelopes are stored once (the id is unique): the
@@ -46,6 +50,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from lienthong.directory import snapshots
 from lienthong.directory.models import Agency
 from lienthong.exchange import envelope as envelopes
 from lienthong.exchange import log
@@ -101,6 +106,10 @@ REFUSALS = {
     "forbidden": (
         "Cơ quan gửi không có quyền gửi loại thông điệp này",
         "The sending agency may not send this type of message",
+    ),
+    "directory_expired": (
+        "Bản danh bạ của nút nhận đã hết hạn; nút tạm ngừng trao đổi cho đến khi cập nhật",
+        "The receiving node's copy of the directory has expired; it exchanges nothing until renewed",
     ),
 }
 _SUB_INDICATION_REFUSALS = {
@@ -170,6 +179,12 @@ def send(
     attachments: list[dict[str, Any]] | None = None,
 ) -> OutboundMessage:
     """Sign an envelope and queue it, in the caller's transaction (the outbox)."""
+    if snapshots.expired_copy():
+        raise ExchangeRefused(
+            "directory_expired",
+            "Bản danh bạ của nút đã hết hạn: hãy cập nhật (lienthong directory pull).",
+            "This node's copy of the directory has expired: renew it (lienthong directory pull).",
+        )
     built = envelopes.new(
         type=type,
         sender=sender,
@@ -386,6 +401,17 @@ def receive_batch(tokens: list[Any]) -> BatchOutcome:
 def _receive_batch(tokens: list[Any]) -> BatchOutcome:
     now = timezone.now()
     directory = _Directory()
+    if snapshots.expired_copy(now):
+        # Routing and authorisation would rest on stale facts: refuse everything, for now.
+        entries = [
+            Entry(_peek_id(t), _sha256(t) if isinstance(t, str) else "", False, "directory_expired")
+            for t in tokens
+        ]
+        receipt = _sign_receipt(entries, now=now, signers=[], directory=directory)
+        with transaction.atomic():
+            log.append(kind=LogRecord.Kind.RECEIPT_SENT, envelope_id="", correlation_id="",
+                       content=receipt)  # fmt: skip
+        return BatchOutcome(entries, receipt)
     claimed = [_peek_id(token) for token in tokens]
     known = dict(
         InboundMessage.objects.filter(envelope_id__in=[i for i in claimed if i]).values_list(
