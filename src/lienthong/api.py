@@ -13,6 +13,7 @@ from ninja.errors import HttpError, ValidationError
 from lienthong import __version__
 from lienthong.directory.api import router as directory_router
 from lienthong.errors import ApiError, invalid_input
+from lienthong.exchange.adapter import router as adapter_router
 from lienthong.exchange.api import router as exchange_router
 from lienthong.node import this_node
 from lienthong.trust.api import router as trust_router
@@ -43,8 +44,12 @@ class NodeOut(Schema):
     agencies: list[AgencyRef]
 
 
-HTTP_ERROR_CODES = {400: "malformed_request", 405: "method_not_allowed"}
-HTTP_ERROR_MESSAGES_VI = {400: "Không đọc được nội dung yêu cầu (JSON không hợp lệ)."}
+HTTP_ERROR_CODES = {400: "malformed_request", 401: "unauthenticated", 405: "method_not_allowed"}
+HTTP_ERROR_MESSAGES_VI = {
+    400: "Không đọc được nội dung yêu cầu (JSON không hợp lệ).",
+    401: "Cần mã truy cập hợp lệ (Authorization: Bearer …).",
+}
+HTTP_ERROR_MESSAGES_EN = {401: "A valid access token is required (Authorization: Bearer …)."}
 
 
 @api.exception_handler(ApiError)
@@ -69,7 +74,7 @@ def on_http_error(request: HttpRequest, exc: HttpError):
             status=exc.status_code,
             code=HTTP_ERROR_CODES.get(exc.status_code, f"http_{exc.status_code}"),
             message_vi=HTTP_ERROR_MESSAGES_VI.get(exc.status_code, str(exc)),
-            message_en=str(exc),
+            message_en=HTTP_ERROR_MESSAGES_EN.get(exc.status_code, str(exc)),
         ),
     )
 
@@ -91,3 +96,4 @@ def node(request: HttpRequest):
 api.add_router("/", directory_router)
 api.add_router("/", trust_router)
 api.add_router("/", exchange_router)
+api.add_router("/", adapter_router)

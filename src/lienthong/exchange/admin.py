@@ -18,6 +18,7 @@ from lienthong.exchange.models import (
     LogRecord,
     LogTimestamp,
     OutboundMessage,
+    SystemClient,
 )
 
 
@@ -90,3 +91,21 @@ class AccessRightAdmin(AuditedModelAdmin):
     list_filter = ("is_enabled",)
     search_fields = ("provider__identifier", "provider__name", "message_type")
     autocomplete_fields = ("provider", "consumer")
+
+
+@admin.register(SystemClient)
+class SystemClientAdmin(AuditedModelAdmin):
+    """Connected systems are added with ``lienthong exchange add-system`` (which shows the
+    token once); here they are seen and disabled."""
+
+    list_display = ("name", "agency", "subsystem", "is_enabled", "last_used_at")
+    list_filter = ("is_enabled",)
+    search_fields = ("name", "agency__identifier", "subsystem")
+    fields = ("name", "agency", "subsystem", "is_enabled", "created_at", "last_used_at")
+    readonly_fields = ("agency", "subsystem", "created_at", "last_used_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

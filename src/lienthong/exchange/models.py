@@ -182,3 +182,36 @@ class LogTimestamp(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} @ {self.time:%Y-%m-%d %H:%M:%S}"
+
+
+class SystemClient(models.Model):
+    """An information system that is not built on Liên Thông (a province's one-stop
+    system, say) and uses the exchange through this node's adapter API, as one
+    subsystem of one agency. Only the SHA-256 of its token is stored."""
+
+    agency = models.ForeignKey(
+        "directory.Agency",
+        verbose_name=_("agency"),
+        on_delete=models.PROTECT,
+        related_name="exchange_systems",
+    )
+    subsystem = models.CharField(_("subsystem"), max_length=40)
+    name = models.CharField(_("name"), max_length=200)
+    token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("connected system")
+        verbose_name_plural = _("connected systems")
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "subsystem"], name="exchange_system_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (VN:GOV:{self.agency.identifier}:{self.subsystem})"
+
+    @property
+    def member(self) -> str:
+        return f"VN:GOV:{self.agency.identifier}:{self.subsystem}"

@@ -5,6 +5,8 @@
     lienthong exchange replay ENVELOPE_ID [ENVELOPE_ID ...]
     lienthong exchange evidence CORRELATION_ID [--output FILE]
     lienthong exchange verify-evidence FILE
+    lienthong exchange add-system AGENCY SUBSYSTEM --name NAME
+    lienthong exchange disable-system AGENCY SUBSYSTEM
     lienthong exchange grant PROVIDER TYPE [--consumer AGENCY]
     lienthong exchange revoke-grant PROVIDER TYPE [--consumer AGENCY]
 
@@ -25,7 +27,7 @@ from lienthong.audit.models import AuditRecord
 from lienthong.directory.models import Agency
 from lienthong.exchange import delivery, evidence, log
 from lienthong.exchange.envelope import TYPE_RE
-from lienthong.exchange.models import AccessRight, OutboundMessage
+from lienthong.exchange.models import AccessRight, OutboundMessage, SystemClient
 
 ACTOR = "cli:exchange"
 
@@ -57,6 +59,15 @@ class Command(BaseCommand):
         checked.add_argument("file", type=Path)
         replay = actions.add_parser("replay", help="Queue dead or refused messages again.")
         replay.add_argument("envelope_ids", nargs="+")
+        system = actions.add_parser(
+            "add-system", help="Connect a system to the adapter API; prints its token once."
+        )
+        system.add_argument("agency")
+        system.add_argument("subsystem", help="e.g. motcua (lower case, digits, hyphens)")
+        system.add_argument("--name", required=True)
+        disable = actions.add_parser("disable-system", help="Refuse a connected system's token.")
+        disable.add_argument("agency")
+        disable.add_argument("subsystem")
         for name, text in (("grant", "Allow"), ("revoke-grant", "Stop allowing")):
             grant = actions.add_parser(
                 name, help=f"{text} agencies to send a message type to an agency of this node."
@@ -85,6 +96,10 @@ class Command(BaseCommand):
                         "are unknown or not dead or refused"
                     )
                 self.stdout.write(f"{count} message(s) queued again")
+            case "add-system":
+                self.add_system(options)
+            case "disable-system":
+                self.disable_system(options)
             case "grant" | "revoke-grant" as action:
                 self.grant(options, enable=action == "grant")
 
@@ -145,6 +160,41 @@ class Command(BaseCommand):
                 f"{m.envelope_id}  {m.state:<9}  {m.attempts:>2}  {m.type}  "
                 f"{m.correlation_id}  → {m.recipient}{error}"
             )
+
+    def add_system(self, options) -> None:
+        from lienthong.exchange import adapter
+        from lienthong.exchange.envelope import EnvelopeError
+
+        agency = _agency(options["agency"])
+        if SystemClient.objects.filter(agency=agency, subsystem=options["subsystem"]).exists():
+            raise CommandError("that subsystem is already connected")
+        try:
+            system, token = adapter.add_system(
+                actor=ACTOR, agency=agency, subsystem=options["subsystem"], name=options["name"]
+            )
+        except EnvelopeError as exc:
+            raise CommandError(f"not a subsystem name: {options['subsystem']}") from exc
+        self.stdout.write(f"connected {system}")
+        self.stdout.write(f"token (shown once; keep it in the system's secret store): {token}")
+
+    def disable_system(self, options) -> None:
+        agency = _agency(options["agency"])
+        with transaction.atomic():
+            system = SystemClient.objects.filter(
+                agency=agency, subsystem=options["subsystem"]
+            ).first()
+            if system is None:
+                raise CommandError("no such connected system")
+            if system.is_enabled:
+                SystemClient.objects.filter(pk=system.pk).update(is_enabled=False)
+                audit.record(
+                    actor=ACTOR,
+                    action=AuditRecord.Action.UPDATE,
+                    obj=system,
+                    changes={"is_enabled": [True, False]},
+                    source="cli",
+                )
+        self.stdout.write(f"disabled {system}")
 
     def grant(self, options, *, enable: bool) -> None:
         if TYPE_RE.fullmatch(options["type"]) is None and not (
