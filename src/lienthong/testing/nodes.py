@@ -33,9 +33,10 @@ from typing import Any
 PG_PREFIX = ("postgres://", "postgresql://")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.bind((host, 0))
         return probe.getsockname()[1]
 
 
@@ -88,6 +89,7 @@ class Node:
     server: subprocess.Popen | None = None
     worker: subprocess.Popen | None = None
     extra_env: dict[str, str] | None = None
+    host: str = "127.0.0.1"
 
     @property
     def identifier(self) -> str:
@@ -95,7 +97,8 @@ class Node:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def env(self) -> dict[str, str]:
         env = {
@@ -110,7 +113,7 @@ class Node:
             LIENTHONG_NODE_NAME=f"TEST node {self.spec.name}",
             LIENTHONG_NODE_ROLE="provincial",
             LIENTHONG_NODE_AGENCIES=",".join(self.spec.agencies),
-            LIENTHONG_ALLOWED_HOSTS="127.0.0.1,localhost",
+            LIENTHONG_ALLOWED_HOSTS="127.0.0.1,localhost,[::1]",
             LIENTHONG_LOG_FORMAT="json",
             LIENTHONG_LOG_LEVEL="WARNING",
             LIENTHONG_EXCHANGE_BACKOFF_SECONDS="1",
@@ -171,7 +174,7 @@ class Node:
         self.server = self._command(
             "serve",
             "--host",
-            "127.0.0.1",
+            self.host,
             "--port",
             str(self.port),
             "--workers",
@@ -212,7 +215,10 @@ class Node:
 
 
 class NodeNetwork:
-    """Start the nodes of ``specs``; as a context manager, stop them and drop their databases."""
+    """Start the nodes of ``specs``; as a context manager, stop them and drop their databases.
+
+    ``host`` is the loopback address the nodes listen on and reach each other at:
+    ``127.0.0.1``, or ``::1`` for IPv6."""
 
     def __init__(
         self,
@@ -221,6 +227,7 @@ class NodeNetwork:
         root: Path,
         rights: list[tuple] | None = None,
         env: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
     ):
         self.pki = pki
         self.root = root
@@ -236,7 +243,9 @@ class NodeNetwork:
                 url = f"{self.pg_admin.rsplit('/', 1)[0]}/lt_node_{spec.name}_{self.suffix}"
             else:
                 url = f"sqlite:///{folder / 'node.sqlite3'}"
-            self.nodes[spec.name] = Node(spec, folder, free_port(), url, extra_env=env)
+            self.nodes[spec.name] = Node(
+                spec, folder, free_port(host), url, extra_env=env, host=host
+            )
 
     def __getitem__(self, name: str) -> Node:
         return self.nodes[name]

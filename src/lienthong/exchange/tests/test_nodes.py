@@ -151,3 +151,28 @@ def test_both_message_logs_verify(network):
             result = log.verify().intact
             """
         )
+
+
+def ipv6_loopback() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_two_nodes_over_ipv6(test_pki, tmp_path_factory):
+    """The same exchange between nodes that listen on, and reach each other at, [::1]."""
+    specs = [NodeSpec("a6", [MINISTRY]), NodeSpec("b6", [OFFICE])]
+    rights = [(OFFICE, "dossier.*", MINISTRY)]
+    root = tmp_path_factory.mktemp("nodes6")
+    with NodeNetwork(test_pki, specs, root, rights, host="::1") as net:
+        a, b = net["a6"], net["b6"]
+        assert a.url.startswith("http://[::1]:")
+        ids = send(a, 5, "DOSSIER-V6")
+        wait_for(all_delivered(a, ids), what="delivery over IPv6")
+        assert received(b, ids) == ids
