@@ -3,8 +3,9 @@
 One round (``deliver_due``):
 
 1. **Claim** the due messages in a short transaction: queued, next attempt
-   reached, and no earlier queued message of the same correlation id to the
-   same recipient (order per dossier). Claiming moves ``next_attempt_at`` a
+   reached, and next in line for their dossier (correlation id and recipient):
+   several of one dossier go in one batch, in order, when nothing of that
+   dossier waits before them. Claiming moves ``next_attempt_at`` a
    lease ahead and counts the attempt, so another worker does not take them;
    on PostgreSQL the rows are read ``FOR UPDATE SKIP LOCKED``, on SQLite the
    write transaction itself is exclusive. A worker killed mid-batch leaves
@@ -34,7 +35,7 @@ import httpx
 import structlog
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from lienthong.directory import snapshots
@@ -60,6 +61,8 @@ FINAL_REFUSALS = {
     "forbidden",
     "replayed",
 }
+# "out_of_order" (an earlier envelope of the same dossier in the batch was refused) and
+# the refusals that may pass later are retried.
 
 
 @dataclass
@@ -79,20 +82,29 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def claim(limit: int) -> list[OutboundMessage]:
+    """Due messages, several per dossier when they are next in line, oldest first.
+
+    A message is claimable when it is due and no earlier queued message of its
+    dossier (correlation id and recipient) is waiting for a later attempt. What
+    is claimed is then cut, per dossier, to the prefix that starts at the
+    dossier's oldest queued message with no gap: a message another worker holds
+    (skipped under ``SKIP LOCKED``) keeps the later ones of its dossier here.
+    """
     now = timezone.now()
-    earlier = OutboundMessage.objects.filter(
+    waiting_before = OutboundMessage.objects.filter(
         state=OutboundMessage.State.QUEUED,
         correlation_id=OuterRef("correlation_id"),
         recipient=OuterRef("recipient"),
+        next_attempt_at__gt=now,
         pk__lt=OuterRef("pk"),
     )
     with transaction.atomic():
         due = OutboundMessage.objects.filter(
             state=OutboundMessage.State.QUEUED, next_attempt_at__lte=now
-        ).exclude(Exists(earlier))
+        ).exclude(Exists(waiting_before))
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
-        messages = list(due.order_by("pk")[:limit])
+        messages = _in_line(list(due.order_by("pk")[:limit]))
         if messages:
             lease = now + dt.timedelta(seconds=settings.EXCHANGE_LEASE_SECONDS)
             OutboundMessage.objects.filter(pk__in=[m.pk for m in messages]).update(
@@ -101,6 +113,39 @@ def claim(limit: int) -> list[OutboundMessage]:
             for message in messages:
                 message.attempts += 1
     return messages
+
+
+def _in_line(candidates: list[OutboundMessage]) -> list[OutboundMessage]:
+    """Per dossier, the candidates that follow its oldest queued message without a gap."""
+    if not candidates:
+        return []
+    last: dict[tuple[str, str], int] = {}
+    for message in candidates:
+        last[message.correlation_id, message.recipient] = message.pk
+    condition = Q()
+    for (correlation, recipient), pk in last.items():
+        condition |= Q(correlation_id=correlation, recipient=recipient, pk__lte=pk)
+    queued: dict[tuple[str, str], list[int]] = {}
+    for pk, correlation, recipient in (
+        OutboundMessage.objects.filter(condition, state=OutboundMessage.State.QUEUED)
+        .order_by("pk")
+        .values_list("pk", "correlation_id", "recipient")
+    ):
+        queued.setdefault((correlation, recipient), []).append(pk)
+    position: dict[tuple[str, str], int] = {}
+    kept, broken = [], set()
+    for message in candidates:
+        group = message.correlation_id, message.recipient
+        if group in broken:
+            continue
+        index = position.get(group, 0)
+        line = queued.get(group, [])
+        if index < len(line) and line[index] == message.pk:
+            kept.append(message)
+            position[group] = index + 1
+        else:
+            broken.add(group)
+    return kept
 
 
 def _receipt_body(token: Any) -> dict[str, Any] | None:

@@ -89,7 +89,14 @@ class OutboundMessage(models.Model):
         verbose_name = _("sent message")
         verbose_name_plural = _("sent messages")
         ordering = ["pk"]
-        indexes = [models.Index(fields=["state", "next_attempt_at"], name="exchange_out_due")]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="exchange_out_due"),
+            # Which messages of a dossier wait before another (delivery.claim).
+            models.Index(
+                fields=["correlation_id", "recipient", "state", "next_attempt_at"],
+                name="exchange_out_line",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.envelope_id} → {self.recipient}"

@@ -107,6 +107,10 @@ REFUSALS = {
         "Cơ quan gửi không có quyền gửi loại thông điệp này",
         "The sending agency may not send this type of message",
     ),
+    "out_of_order": (
+        "Một phong bì trước của cùng hồ sơ trong lô này bị từ chối; hãy gửi lại theo thứ tự",
+        "An earlier envelope of the same dossier in this batch was refused; send again in order",
+    ),
     "directory_expired": (
         "Bản danh bạ của nút nhận đã hết hạn; nút tạm ngừng trao đổi cho đến khi cập nhật",
         "The receiving node's copy of the directory has expired; it exchanges nothing until renewed",
@@ -283,6 +287,19 @@ def _payload(token: str) -> Any:
         raise _Refusal("malformed", "the payload is not JSON") from exc
 
 
+def _line(token: Any) -> tuple[Any, Any] | None:
+    """The dossier (correlation id, recipient) a token claims, unverified; None if unreadable."""
+    if not isinstance(token, str):
+        return None
+    try:
+        claimed = _payload(token)
+    except _Refusal:
+        return None
+    if not isinstance(claimed, dict):
+        return None
+    return str(claimed.get("correlation_id")), str(claimed.get("recipient"))
+
+
 def _peek_id(token: Any) -> str | None:
     """The envelope id a token claims (unverified), to find duplicates; None if none."""
     if not isinstance(token, str):
@@ -421,18 +438,29 @@ def _receive_batch(tokens: list[Any]) -> BatchOutcome:
     entries: list[Entry] = []
     accepted: list[tuple[envelopes.Envelope, str, str]] = []
     signers: list[str] = []
+    # Order per dossier: once an envelope of a dossier is refused, the later ones of
+    # that dossier in this batch are refused too ("out_of_order", to be sent again).
+    stopped: set[tuple[Any, Any]] = set()
     for token, envelope_id in zip(tokens, claimed, strict=True):
         digest = _sha256(token) if isinstance(token, str) else ""
+        line = _line(token)
+        if line is not None and line in stopped:
+            entries.append(Entry(envelope_id, digest, False, "out_of_order"))
+            continue
         if envelope_id in known:
             same = known[envelope_id] == digest
             entries.append(
                 Entry(envelope_id, digest, same, None if same else "replayed", duplicate=same)
             )
+            if not same and line is not None:
+                stopped.add(line)
             continue
         try:
             parsed, recipient = _check(token, now, directory)
         except _Refusal as refusal:
             entries.append(Entry(envelope_id, digest, False, refusal.code))
+            if line is not None:
+                stopped.add(line)
             continue
         known[parsed.id] = digest
         accepted.append((parsed, token, digest))

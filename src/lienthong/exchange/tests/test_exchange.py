@@ -110,14 +110,46 @@ def test_order_is_kept_per_correlation_id(node):
     first, second = send(correlation="A-1"), send(correlation="A-1")
     other = send(correlation="B-1")
 
-    round_one = delivery.deliver_due(node.http)
-    assert round_one.delivered == 2  # the first of A-1, and B-1; the second of A-1 waits
-    second.refresh_from_db()
-    assert second.state == OutboundMessage.State.QUEUED
-    delivery.deliver_due(node.http)
+    assert delivery.deliver_due(node.http).delivered == 3  # one batch, in order
     received = list(InboundMessage.objects.order_by("pk").values_list("envelope_id", flat=True))
     assert received.index(first.envelope_id) < received.index(second.envelope_id)
     assert other.envelope_id in received
+
+
+def test_a_dossier_waits_behind_its_message_that_waits(node):
+    """The first message of A-1 is backing off: the later ones of A-1 wait for it,
+    other dossiers go."""
+    first, second = send(correlation="A-1"), send(correlation="A-1")
+    other = send(correlation="B-1")
+    later = first.created_at + dt.timedelta(hours=1)
+    OutboundMessage.objects.filter(pk=first.pk).update(next_attempt_at=later)
+
+    assert [m.envelope_id for m in delivery.claim(10)] == [other.envelope_id]
+    OutboundMessage.objects.filter(pk=first.pk).update(next_attempt_at=first.created_at)
+    claimed = [m.envelope_id for m in delivery.claim(10)]
+    assert claimed == [first.envelope_id, second.envelope_id]
+
+
+def test_a_message_held_elsewhere_keeps_the_rest_of_its_dossier_back(node):
+    """What SKIP LOCKED leaves out (held by another worker) cuts its dossier's line."""
+    first, second, third = (send(correlation="A-1") for _ in range(3))
+    other = send(correlation="B-1")
+    candidates = list(OutboundMessage.objects.exclude(pk=first.pk).order_by("pk"))
+    kept = [m.envelope_id for m in delivery._in_line(candidates)]
+    assert kept == [other.envelope_id]
+    assert second.envelope_id not in kept and third.envelope_id not in kept
+
+
+def test_after_a_refusal_the_rest_of_its_dossier_waits(node):
+    bad = signed_envelope(node, type="tax.declaration")  # refused: forbidden
+    good = signed_envelope(node)  # the same dossier (correlation X-1), after it
+    elsewhere = signed_envelope(node, correlation_id="X-2")
+    outcome = services.receive_batch([bad, good, elsewhere])
+    assert [(e.accepted, e.code) for e in outcome.entries] == [
+        (False, "forbidden"),
+        (False, "out_of_order"),
+        (True, None),
+    ]
 
 
 def test_an_unreachable_receiver_means_retries_with_backoff_then_a_dead_letter(node, settings):
@@ -305,7 +337,7 @@ def test_the_evidence_of_a_dossier_verifies_offline(node, tmp_path):
     data = evidence.build("EV-1")
     outcome = evidence.verify(data)
     assert outcome.intact, outcome.problems
-    assert outcome.envelopes == 2 and outcome.receipts == 2
+    assert outcome.envelopes == 2 and outcome.receipts == 1  # one batch, one receipt
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert f"envelopes/{first.envelope_id}.jws" in names
     assert not any("OTHER" in n for n in names)

@@ -107,13 +107,25 @@ def test_a_receiver_down_then_back_gets_everything_once(network):
     assert sorted(received(b, ids)) == sorted(ids)
 
 
+def queued_while_stopped(node, count: int, correlation: str) -> list[str]:
+    """Queue ``count`` envelopes with the node's worker stopped, then start it again:
+    the deliveries then take several rounds, for a kill to land among them."""
+    node.kill_worker()
+    try:
+        return send(node, count, correlation)
+    finally:
+        node.start_worker()
+
+
 def test_a_sender_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(network):
     a, b = network["a"], network["b"]
-    ids = send(a, 150, "DOSSIER-KILL-A")
+    ids = queued_while_stopped(a, 150, "DOSSIER-KILL-A")
     wait_for(lambda: len(received(b, ids)) > 0, timeout=60, what="the first deliveries")
     a.kill_worker()  # SIGKILL, mid-round or between rounds
-    assert len(received(b, ids)) < len(ids)  # killed while work remained
-    a.start_worker()
+    try:
+        assert len(received(b, ids)) < len(ids)  # killed while work remained
+    finally:
+        a.start_worker()
     wait_for(all_delivered(a, ids), timeout=120, what="delivery after the worker restarted")
     stored = received(b, ids)
     assert len(stored) == len(set(stored)) == len(ids)
@@ -121,11 +133,13 @@ def test_a_sender_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(netw
 
 def test_a_receiver_killed_mid_batch_loses_nothing_and_doubles_nothing(network):
     a, b = network["a"], network["b"]
-    ids = send(a, 150, "DOSSIER-KILL-B")
+    ids = queued_while_stopped(a, 150, "DOSSIER-KILL-B")
     wait_for(lambda: len(received(b, ids)) > 0, timeout=60, what="the first deliveries")
     b.kill_server()  # SIGKILL: answers in flight are lost
-    assert len(received(b, ids)) < len(ids)  # killed while work remained
-    b.start_server()
+    try:
+        assert len(received(b, ids)) < len(ids)  # killed while work remained
+    finally:
+        b.start_server()
     wait_for(all_delivered(a, ids), timeout=120, what="delivery after the receiver restarted")
     stored = received(b, ids)
     assert len(stored) == len(set(stored)) == len(ids)
