@@ -219,6 +219,8 @@ EXCHANGE_BACKOFF_SECONDS = env_int("LIENTHONG_EXCHANGE_BACKOFF_SECONDS", 2)
 EXCHANGE_BACKOFF_CAP_SECONDS = env_int("LIENTHONG_EXCHANGE_BACKOFF_CAP_SECONDS", 3600)
 EXCHANGE_LEASE_SECONDS = env_int("LIENTHONG_EXCHANGE_LEASE_SECONDS", 120)
 EXCHANGE_HTTP_TIMEOUT = env_int("LIENTHONG_EXCHANGE_HTTP_TIMEOUT", 30)
+# Default age (days) for `exchange archive-log` and `exchange purge-messages`.
+EXCHANGE_RETENTION_DAYS = env_int("LIENTHONG_EXCHANGE_RETENTION_DAYS", 365)
 # Mutual TLS between nodes: this node's client certificate and the CA bundle
 # that signs the peers' server certificates (files; empty: plain HTTP on loopback).
 EXCHANGE_TLS_CLIENT_CERT = env_str("LIENTHONG_EXCHANGE_TLS_CLIENT_CERT")

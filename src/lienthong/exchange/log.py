@@ -157,8 +157,11 @@ class Verification:
 
 
 def verify(batch_size: int = 2000) -> Verification:
-    """Walk the whole chain; name the first record that does not follow from the one before."""
-    previous, expected, count = GENESIS, 1, 0
+    """Walk the chain kept in the database (from the last archived record's digest on);
+    name the first record that does not follow from the one before."""
+    head = LogHead.objects.filter(pk=1).first()
+    start = head.archived_sequence if head else 0
+    previous, expected, count = (head.archived_digest if head else GENESIS), start + 1, 0
     queryset = LogRecord.objects.order_by("sequence")
     for record in queryset.iterator(chunk_size=batch_size):
         if record.sequence != expected:
@@ -181,13 +184,147 @@ def verify(batch_size: int = 2000) -> Verification:
         if problem:
             return Verification(count, previous, record.sequence, problem)
         previous, expected, count = record.digest, expected + 1, count + 1
-    head = LogHead.objects.filter(pk=1).first()
-    if head is not None and (head.sequence != count or head.digest != previous):
-        return Verification(count, previous, count + 1, "the chain's head does not match its end")
-    stamps = list(LogTimestamp.objects.order_by("sequence"))
+    if head is not None and (head.sequence != start + count or head.digest != previous):
+        return Verification(
+            count, previous, start + count + 1, "the chain's head does not match its end"
+        )
+    stamps = list(LogTimestamp.objects.filter(sequence__gt=start).order_by("sequence"))
     records = LogRecord.objects.in_bulk([s.sequence for s in stamps], field_name="sequence")
     for stamp in stamps:
         problem = _timestamp_problem(stamp, records.get(stamp.sequence))
         if problem:
             return Verification(count, previous, stamp.sequence, problem, len(stamps))
     return Verification(count, previous, timestamps=len(stamps))
+
+
+# --- Retention: moving old records to archive files ----------------------------------------
+
+
+def _line(record: LogRecord) -> dict:
+    return {
+        "sequence": record.sequence,
+        "kind": record.kind,
+        "envelope_id": record.envelope_id,
+        "correlation_id": record.correlation_id,
+        "recorded_at": format_time(record.recorded_at),
+        "content": record.content,
+        "content_sha256": record.content_sha256,
+        "previous_digest": record.previous_digest,
+        "digest": record.digest,
+    }
+
+
+@dataclass(frozen=True)
+class Archived:
+    records: int
+    first: int
+    last: int
+    digest: str
+
+
+def archive(*, before, path) -> Archived | None:
+    """Move the records made before ``before`` (the oldest part of the chain) to ``path``,
+    a JSON-lines file, with the timestamps over them; None if there are none.
+
+    The file is written and flushed to disk first; the records leave the
+    database only then, in one transaction that also moves the chain's start
+    (``LogHead.archived_*``), so ``verify`` goes on from the archived digest and
+    ``verify_archive`` checks the file on its own. A failure leaves the
+    database as it was (at worst, a file holding copies).
+    """
+    import json
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    with transaction.atomic():
+        head, _ = LogHead.objects.select_for_update().get_or_create(pk=1)
+        records = list(
+            LogRecord.objects.filter(
+                sequence__gt=head.archived_sequence, recorded_at__lt=before
+            ).order_by("sequence")
+        )
+        # Only an unbroken prefix of the chain can leave.
+        kept = []
+        for expected, record in enumerate(records, start=head.archived_sequence + 1):
+            if record.sequence != expected:
+                break
+            kept.append(record)
+        if not kept:
+            return None
+        stamps = list(
+            LogTimestamp.objects.filter(
+                sequence__gt=head.archived_sequence, sequence__lte=kept[-1].sequence
+            ).order_by("sequence")
+        )
+        header = {
+            "format": "lienthong-message-log/1",
+            "first": kept[0].sequence,
+            "last": kept[-1].sequence,
+            "previous_digest": head.archived_digest,
+        }
+        temporary = path.with_name(path.name + ".partial")
+        with open(temporary, "w", encoding="utf-8") as output:
+            output.write(json.dumps(header) + "\n")
+            for record in kept:
+                output.write(json.dumps(_line(record)) + "\n")
+            for stamp in stamps:
+                output.write(
+                    json.dumps(
+                        {
+                            "timestamp_of": stamp.sequence,
+                            "digest": stamp.digest,
+                            "time": format_time(stamp.time),
+                            "authority": stamp.authority,
+                            "token": bytes(stamp.token).hex(),
+                        }
+                    )
+                    + "\n"
+                )
+            output.flush()
+            os.fsync(output.fileno())
+        os.replace(temporary, path)
+        last = kept[-1]
+        LogRecord.objects.filter(sequence__lte=last.sequence).delete()
+        LogTimestamp.objects.filter(sequence__lte=last.sequence).delete()
+        LogHead.objects.filter(pk=1).update(
+            archived_sequence=last.sequence, archived_digest=last.digest
+        )
+    return Archived(len(kept), kept[0].sequence, last.sequence, last.digest)
+
+
+def verify_archive(path) -> Verification:
+    """Check an archive file on its own: every record follows from the one before it,
+    starting at the digest its header names; timestamps match the records they name."""
+    import json
+
+    count, previous = 0, GENESIS
+    try:
+        with open(path, encoding="utf-8") as lines:
+            header = json.loads(next(lines))
+            previous, expected = header["previous_digest"], header["first"]
+            digests = {}
+            for raw in lines:
+                line = json.loads(raw)
+                if "timestamp_of" in line:
+                    if digests.get(line["timestamp_of"]) != line["digest"]:
+                        return Verification(count, previous, line["timestamp_of"],
+                                            "a timestamp does not cover the record it names")  # fmt: skip
+                    continue
+                content_sha256 = hashlib.sha256(line["content"].encode("utf-8")).hexdigest()
+                fields = (line["sequence"], line["kind"], line["envelope_id"],
+                          line["correlation_id"], line["recorded_at"], content_sha256)  # fmt: skip
+                if (
+                    line["sequence"] != expected
+                    or line["previous_digest"] != previous
+                    or content_sha256 != line["content_sha256"]
+                    or line["digest"] != _digest(previous, *fields)
+                ):
+                    return Verification(count, previous, expected, "record does not follow")
+                previous, expected, count = line["digest"], expected + 1, count + 1
+                digests[line["sequence"]] = line["digest"]
+            if expected - 1 != header["last"]:
+                return Verification(count, previous, expected, "the file ends early")
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        return Verification(count, previous, count + 1, f"unreadable: {type(exc).__name__}")
+    return Verification(count, previous)

@@ -134,6 +134,10 @@ class LogHead(models.Model):
 
     sequence = models.BigIntegerField(default=0)
     digest = models.CharField(max_length=64, default="0" * 64)
+    # Records up to this one were moved to archive files (log.archive); the chain
+    # kept in the database starts after it, linked to its digest.
+    archived_sequence = models.BigIntegerField(default=0)
+    archived_digest = models.CharField(max_length=64, default="0" * 64)
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.digest}"

@@ -452,3 +452,47 @@ def test_an_unreachable_authority_is_a_clear_error(node):
         call_command("exchange", "timestamp-log", tsa="http://127.0.0.1:9/tsa")
     with pytest.raises(CommandError, match="no time-stamping authority"):
         call_command("exchange", "timestamp-log")
+
+
+def test_old_log_records_move_to_an_archive_and_the_chain_goes_on(node, tmp_path):
+    send()
+    delivery.deliver_due(node.http)
+    stamp = log.timestamp_head(node.pki.tsa_url)
+    archive = tmp_path / "log-1.jsonl"
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
+
+    with time_machine.travel(later):
+        call_command("exchange", "archive-log", output=archive)  # retention: 365 days
+    assert LogRecord.objects.count() == 0
+    assert log.verify_archive(archive).records == stamp.sequence == 4
+    call_command("exchange", "verify-archive", str(archive))
+
+    # New records link to the archived chain; the database's part verifies.
+    send(correlation="AFTER")
+    delivery.deliver_due(node.http)
+    assert LogRecord.objects.order_by("sequence").first().sequence == 5
+    assert log.verify().intact
+    call_command("exchange", "verify-log")
+
+    # An edited archive is found; an existing file is never overwritten.
+    lines = archive.read_text().splitlines()
+    lines[2] = lines[2].replace('"kind": "envelope-received"', '"kind": "envelope-sent"')
+    edited = tmp_path / "edited.jsonl"
+    edited.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CommandError, match="archive broken at record #2"):
+        call_command("exchange", "verify-archive", str(edited))
+    with pytest.raises(CommandError, match="exists"):
+        call_command("exchange", "archive-log", output=archive)
+
+
+def test_settled_messages_are_purged_after_the_retention(node):
+    kept = send(correlation="NEW")
+    delivery.deliver_due(node.http)
+    InboundMessage.objects.update(acknowledged_at=dt.datetime.now(dt.UTC))
+    waiting = send(correlation="QUEUED")
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=400)):
+        call_command("exchange", "purge-messages")
+    assert not OutboundMessage.objects.filter(pk=kept.pk).exists()
+    assert OutboundMessage.objects.filter(pk=waiting.pk).exists()  # not settled: kept
+    assert not InboundMessage.objects.exists()
+    assert LogRecord.objects.count() >= 4  # the log keeps the evidence

@@ -3,6 +3,9 @@
     lienthong exchange verify-log
     lienthong exchange messages [--state queued|delivered|refused|dead] [--correlation ID]
     lienthong exchange replay ENVELOPE_ID [ENVELOPE_ID ...]
+    lienthong exchange archive-log --output FILE [--older-than-days N]
+    lienthong exchange verify-archive FILE
+    lienthong exchange purge-messages [--older-than-days N]
     lienthong exchange evidence CORRELATION_ID [--output FILE]
     lienthong exchange verify-evidence FILE
     lienthong exchange add-system AGENCY SUBSYSTEM --name NAME
@@ -16,18 +19,25 @@ has been altered.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from lienthong.audit import services as audit
 from lienthong.audit.models import AuditRecord
 from lienthong.directory.models import Agency
 from lienthong.exchange import delivery, evidence, log
 from lienthong.exchange.envelope import TYPE_RE
-from lienthong.exchange.models import AccessRight, OutboundMessage, SystemClient
+from lienthong.exchange.models import (
+    AccessRight,
+    InboundMessage,
+    OutboundMessage,
+    SystemClient,
+)
 
 ACTOR = "cli:exchange"
 
@@ -48,6 +58,20 @@ class Command(BaseCommand):
         messages.add_argument("--state", choices=OutboundMessage.State.values)
         messages.add_argument("--correlation", help="A correlation id (dossier code).")
         messages.add_argument("--limit", type=int, default=50)
+        archive = actions.add_parser(
+            "archive-log", help="Move old log records to a file (the chain goes on from them)."
+        )
+        archive.add_argument("--output", type=Path, required=True)
+        archive.add_argument("--older-than-days", type=int, default=None)
+        checked_archive = actions.add_parser(
+            "verify-archive", help="Verify a log archive file on its own (exit 1 if broken)."
+        )
+        checked_archive.add_argument("file", type=Path)
+        purge = actions.add_parser(
+            "purge-messages",
+            help="Delete settled messages older than the retention (their log records stay).",
+        )
+        purge.add_argument("--older-than-days", type=int, default=None)
         evidence = actions.add_parser(
             "evidence", help="Export the evidence archive of one correlation id (dossier code)."
         )
@@ -84,6 +108,12 @@ class Command(BaseCommand):
                 self.timestamp(options["tsa"] or settings.TSA_URL)
             case "messages":
                 self.list_messages(options)
+            case "archive-log":
+                self.archive_log(options)
+            case "verify-archive":
+                self.verify_archive(options["file"])
+            case "purge-messages":
+                self.purge_messages(options)
             case "evidence":
                 self.export_evidence(options)
             case "verify-evidence":
@@ -126,6 +156,54 @@ class Command(BaseCommand):
             f"message log intact: {outcome.records} record(s), head {outcome.head}, "
             f"{outcome.timestamps} timestamp(s) verified"
         )
+
+    def _cutoff(self, options):
+        days = options["older_than_days"]
+        days = settings.EXCHANGE_RETENTION_DAYS if days is None else days
+        if days < 0:
+            raise CommandError("--older-than-days must not be negative")
+        return timezone.now() - dt.timedelta(days=days)
+
+    def archive_log(self, options) -> None:
+        output: Path = options["output"]
+        if output.exists():
+            raise CommandError(f"{output} exists; archives are never overwritten")
+        archived = log.archive(before=self._cutoff(options), path=output)
+        if archived is None:
+            self.stdout.write("nothing to archive")
+            return
+        self.stdout.write(
+            f"archived records #{archived.first} to #{archived.last} ({archived.records}) to "
+            f"{output}; the chain goes on from {archived.digest}"
+        )
+
+    def verify_archive(self, path: Path) -> None:
+        outcome = log.verify_archive(path)
+        if not outcome.intact:
+            raise CommandError(f"archive broken at record #{outcome.broken_at}: {outcome.problem}")
+        self.stdout.write(
+            f"archive intact: {outcome.records} record(s), last digest {outcome.head}"
+        )
+
+    def purge_messages(self, options) -> None:
+        cutoff = self._cutoff(options)
+        State = OutboundMessage.State
+        with transaction.atomic():
+            sent, _ = OutboundMessage.objects.filter(
+                created_at__lt=cutoff, state__in=[State.DELIVERED, State.REFUSED]
+            ).delete()
+            received, _ = InboundMessage.objects.filter(
+                received_at__lt=cutoff, acknowledged_at__isnull=False
+            ).delete()
+            audit.record(
+                actor=ACTOR,
+                action=AuditRecord.Action.DELETE,
+                object_type="exchange.message",
+                object_repr=f"messages settled before {cutoff:%Y-%m-%d}",
+                changes={"sent": sent, "received": received},
+                source="cli",
+            )
+        self.stdout.write(f"deleted {sent} sent and {received} received message(s)")
 
     def export_evidence(self, options) -> None:
         try:
