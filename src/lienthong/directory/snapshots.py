@@ -36,7 +36,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from lienthong.audit import services as audit
@@ -325,6 +325,9 @@ def apply(*, actor: Any, token: str) -> Applied:
             )
     except (KeyError, TypeError, ValueError) as exc:
         raise SnapshotRefused("malformed", f"{type(exc).__name__}: {exc}"[:200]) from exc
+    except IntegrityError as exc:
+        # The same serial was applied meanwhile (the worker and an operator at once).
+        raise SnapshotRefused("not_newer", "applied meanwhile") from exc
     return applied
 
 

@@ -167,6 +167,40 @@ def test_both_message_logs_verify(network):
         )
 
 
+def test_a_node_follows_the_directory_published_by_another(network):
+    """Node b hosts the directory authority (000.00.00.G22) and publishes; node a joins
+    with an anchor file and pulls over HTTP, then sees b's next change."""
+    a, b = network["a"], network["b"]
+    root = network.pki.certificate("government-root").sha256.hex()
+    anchor = {"url": f"{b.url}/api/v1/directory/snapshot", "authority": OFFICE, "roots": [root]}
+    rename = """
+        from lienthong.directory import snapshots
+        from lienthong.directory.models import Agency
+        Agency.objects.filter(identifier="000.00.00.G12").update(name={name!r})
+        result = snapshots.publish(actor="test").serial
+        """
+    assert b.python(rename.format(name="TEST Bộ Tài chính (tên mới)")) == 1
+    # Pulled here, or by a's worker, which pulls as soon as an anchor exists.
+    follow = """
+        from lienthong.directory import snapshots
+        from lienthong.directory.models import Agency, Snapshot
+        snapshots.pull(actor="test")
+        assert snapshots.pull(actor="test") is None  # nothing newer
+        current = Snapshot.objects.filter(published=False).order_by("-serial").first()
+        result = [current.serial, Agency.objects.get(identifier="000.00.00.G12").name]
+        """
+    a.python(f"""
+        from lienthong.directory import snapshots
+        snapshots.join(actor="test", anchor={anchor!r})
+        """)  # fmt: skip
+    assert a.python(follow) == [1, "TEST Bộ Tài chính (tên mới)"]
+    assert b.python(rename.format(name="TEST Bộ Tài chính")) == 2
+    assert a.python(follow) == [2, "TEST Bộ Tài chính"]
+    # Still exchanging, on the directory it follows.
+    ids = send(a, 2, "DOSSIER-AFTER-SNAPSHOT")
+    wait_for(all_delivered(a, ids), what="delivery on the followed directory")
+
+
 def ipv6_loopback() -> bool:
     import socket
 
