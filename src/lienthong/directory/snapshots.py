@@ -28,9 +28,7 @@ A node that has joined refuses exchange traffic once its copy has expired
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,10 +189,11 @@ class Applied:
 
 
 def _body(token: str) -> dict[str, Any]:
+    from lienthong.exchange.envelope import unverified_payload
+
     try:
-        segment = token.split(".")[1]
-        body = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (IndexError, ValueError) as exc:
+        body = unverified_payload(token)
+    except ValueError as exc:
         raise SnapshotRefused("malformed", "not a compact JWS of a snapshot") from exc
     if not isinstance(body, dict) or body.get("type") != SNAPSHOT_TYPE:
         raise SnapshotRefused("malformed", "not a directory snapshot")

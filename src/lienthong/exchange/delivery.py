@@ -23,9 +23,7 @@ One round (``deliver_due``):
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import random
 import time
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from django.utils import timezone
 from lienthong.directory import snapshots
 from lienthong.directory.models import DirectoryAnchor
 from lienthong.exchange import log
+from lienthong.exchange.envelope import unverified_payload
 from lienthong.exchange.models import LogRecord, OutboundMessage
 from lienthong.exchange.services import RECEIPT_TYPE
 from lienthong.trust.validation.jws import verify_jws
@@ -149,11 +148,10 @@ def _in_line(candidates: list[OutboundMessage]) -> list[OutboundMessage]:
 
 
 def _receipt_body(token: Any) -> dict[str, Any] | None:
-    if not isinstance(token, str) or token.count(".") != 2:
+    if not isinstance(token, str):
         return None
-    segment = token.split(".")[1]
     try:
-        body = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        body = unverified_payload(token)
     except ValueError:
         return None
     if not isinstance(body, dict) or body.get("type") != RECEIPT_TYPE:
