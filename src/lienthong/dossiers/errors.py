@@ -1,0 +1,63 @@
+"""What the dossier services refuse, with a stable code and a message in Vietnamese and English.
+
+The API maps ``DossierConflict`` (the dossier's state refuses the change) to
+409 and ``AttachmentRefused`` to 413 (``too_large``) or 415 (the others).
+"""
+
+from __future__ import annotations
+
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+MESSAGES = {
+    # The state machine (workflow.py)
+    "illegal_transition": _("A dossier cannot go from this status to that one."),
+    "not_allowed": _("You may not make this change to the dossier."),
+    "stale_dossier": _(
+        "Someone else changed the dossier in the meantime: reload it and try again."
+    ),
+    "reason_required": _("Give the reason for this decision."),
+    "use_answer_supplement": _("A supplement request is answered with the missing documents."),
+    "documents_missing": _("A required document is missing."),
+    "no_next_agency": _("No agency of the directory can take the next step of this dossier."),
+    # Attachments (attachments.py)
+    "too_large": _("The file is larger than allowed."),
+    "empty_file": _("The file is empty."),
+    "type_not_accepted": _("This type of file is not accepted for this document."),
+    "content_mismatch": _("The file's content does not match its type."),
+}
+
+
+class DossierError(Exception):
+    """Base of the refusals: ``code`` is stable, the messages follow the language."""
+
+    def __init__(self, code: str, **details) -> None:
+        self.code = code
+        self.details = details
+        super().__init__(code)
+
+    @property
+    def message(self) -> str:
+        return str(MESSAGES[self.code])
+
+    @property
+    def message_vi(self) -> str:
+        with translation.override("vi"):
+            return str(MESSAGES[self.code])
+
+    @property
+    def message_en(self) -> str:
+        with translation.override("en"):
+            return str(MESSAGES[self.code])
+
+
+class DossierConflict(DossierError):
+    """The dossier's present state refuses the change (HTTP 409)."""
+
+
+class IllegalTransition(DossierConflict):
+    """The state machine has no such move (``illegal_transition``)."""
+
+
+class AttachmentRefused(DossierError):
+    """A file refused before anything was stored."""

@@ -1,0 +1,139 @@
+"""Telling the applicant that their dossier changed status, through pluggable backends.
+
+``DOSSIERS_NOTIFY_BACKENDS`` lists the backends every notice goes through, by
+short name or dotted path to a ``Backend`` subclass:
+
+- ``console``: writes the notice to the log (the demo default);
+- ``file``: appends one JSON line per message to ``<data dir>/dossiers/notifications.jsonl``;
+- ``email``: sends an email through Django's ``EMAIL_BACKEND``;
+- ``sms``: sends a text through the identity app's SMS gateway (``IDENTITY_SMS_BACKEND``);
+- ``memory``: keeps notices in ``MemoryBackend.outbox`` (tests).
+
+Services call ``notify_on_commit``: nothing is sent for a change that rolls
+back, and a failing backend is logged, never allowed to undo the change.
+
+To add a provider: subclass ``Backend``, implement ``send(notice)`` and name
+the class by its dotted path in ``LIENTHONG_DOSSIERS_NOTIFY_BACKENDS``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass
+
+import structlog
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from lienthong.catalog.statuses import status_text
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One status change, as the applicant is told of it (Vietnamese first)."""
+
+    code: str
+    status: int
+    email: str
+    phone: str
+    subject: str
+    text: str
+
+
+class Backend:
+    def send(self, notice: Notice) -> None:
+        raise NotImplementedError
+
+
+class ConsoleBackend(Backend):
+    def send(self, notice: Notice) -> None:
+        log.info("dossier notice", code=notice.code, status=notice.status, text=notice.text)
+
+
+class FileBackend(Backend):
+    _lock = threading.Lock()
+
+    def send(self, notice: Notice) -> None:
+        folder = settings.DATA_DIR / "dossiers"
+        folder.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"at": timezone.now().isoformat(), **asdict(notice)}, ensure_ascii=False)
+        with self._lock, (folder / "notifications.jsonl").open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
+class EmailBackend(Backend):
+    def send(self, notice: Notice) -> None:
+        if notice.email:
+            send_mail(notice.subject, notice.text, None, [notice.email])
+
+
+class SmsBackend(Backend):
+    def send(self, notice: Notice) -> None:
+        from lienthong.identity import sms
+
+        if notice.phone:
+            sms.send(phone=notice.phone, text=notice.text)
+
+
+class MemoryBackend(Backend):
+    outbox: list[Notice] = []
+
+    def send(self, notice: Notice) -> None:
+        MemoryBackend.outbox.append(notice)
+
+
+BACKENDS = {
+    "console": ConsoleBackend,
+    "file": FileBackend,
+    "email": EmailBackend,
+    "sms": SmsBackend,
+    "memory": MemoryBackend,
+}
+
+
+def backends() -> list[Backend]:
+    return [
+        (BACKENDS.get(name) or import_string(name))() for name in settings.DOSSIERS_NOTIFY_BACKENDS
+    ]
+
+
+def notice_for(dossier, status: int | None = None) -> Notice:
+    """The notice of the dossier's present status (or of ``status``, one a later
+    step's agency reported), in Vietnamese, the applicant's language."""
+    number = status if status is not None else dossier.status
+    with translation.override("vi"):
+        text = status_text(number, dossier.procedure.status_texts)
+        subject = _("Dossier %(code)s") % {"code": dossier.code}
+        return Notice(
+            code=dossier.code,
+            status=number,
+            email=dossier.applicant_email,
+            phone=dossier.applicant_phone,
+            subject=subject,
+            text=f"{subject}: {text}",
+        )
+
+
+def send(notice: Notice) -> None:
+    for backend in backends():
+        try:
+            backend.send(notice)
+        except Exception:
+            # The status change is committed; a notice that cannot go out is
+            # logged for the operator, not turned into an error for the officer.
+            log.exception(
+                "dossier notice not sent", backend=type(backend).__name__, code=notice.code
+            )
+
+
+def notify_on_commit(dossier, status: int | None = None) -> None:
+    """Send the notice of the dossier's new status once the change commits."""
+    notice = notice_for(dossier, status)
+    transaction.on_commit(lambda: send(notice))

@@ -1,0 +1,602 @@
+"""Writing dossiers: submission, counter intake, every status change, supplements, results.
+
+Each service takes keyword arguments, runs in one transaction, writes a
+``DossierEvent`` and an audit record in it, and leaves notifications and
+messages to ``transaction.on_commit`` / the exchange outbox. Status changes
+go through ``transition``: the state machine (``workflow.py``) decides whether
+the move is allowed, and a compare-and-set on ``version`` decides which of two
+officers acting at once wins — the other gets ``stale_dossier`` and nothing of
+theirs is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from lienthong.audit import services as audit
+from lienthong.catalog.models import InterconnectedProcedure, Procedure
+from lienthong.directory.models import Agency
+from lienthong.dossiers import attachments, interconnection, notifications, workflow
+from lienthong.dossiers.codes import allocate_code
+from lienthong.dossiers.errors import DossierConflict
+from lienthong.dossiers.intake import (
+    Applicant,
+    always_required,
+    applicant_from_account,
+    clean_form_data,
+    jsonable,
+)
+from lienthong.dossiers.models import (
+    Attachment,
+    AttachmentKind,
+    Channel,
+    Dossier,
+    DossierEvent,
+    Status,
+    SupplementRequest,
+)
+from lienthong.identity.models import Role
+from lienthong.identity.permissions import has_role
+
+SOURCE = "dossiers"
+
+
+# --- Submission ----------------------------------------------------------------------------
+
+
+def _store_documents(
+    *,
+    actor: Any,
+    dossier: Dossier,
+    documents: Mapping[int, Sequence[Any]],
+    require: bool,
+) -> list[Attachment]:
+    by_id = {d.pk: d for d in dossier.procedure.documents.all()}
+    if require:
+        missing = [d.pk for d in always_required(dossier.procedure) if not documents.get(d.pk)]
+        if missing:
+            raise DossierConflict("documents_missing", documents=missing)
+    stored = []
+    for document_id, files in documents.items():
+        document = by_id.get(int(document_id))
+        if document is None:
+            raise ValidationError(
+                {
+                    "documents": ValidationError(
+                        _("This procedure lists no such document."), code="unknown_document"
+                    )
+                }
+            )
+        for upload in files:
+            stored.append(
+                _attach(
+                    actor=actor,
+                    dossier=dossier,
+                    upload=upload,
+                    kind=AttachmentKind.DOCUMENT,
+                    accepted=attachments.accepted_types(document),
+                    document=document,
+                )
+            )
+    return stored
+
+
+def _attach(
+    *, actor: Any, dossier: Dossier, upload: Any, kind: str, accepted, **links: Any
+) -> Attachment:
+    # The file reaches its final (content-addressed) name before this row is
+    # created, and the row commits with the dossier change or not at all.
+    blob = attachments.store(upload, accepted=accepted)
+    return Attachment.objects.create(
+        dossier=dossier,
+        kind=kind,
+        sha256=blob.sha256,
+        size=blob.size,
+        media_type=blob.media_type,
+        original_name=blob.original_name,
+        path=blob.path,
+        uploaded_by=_user(actor),
+        **links,
+    )
+
+
+def _user(actor: Any) -> Any:
+    return actor if actor is not None and not isinstance(actor, str) and actor.pk else None
+
+
+@transaction.atomic
+def _create(
+    *,
+    actor: Any,
+    procedure: Procedure,
+    agency: Agency,
+    channel: int,
+    form_data: Mapping[str, Any],
+    documents: Mapping[int, Sequence[Any]],
+    applicant: Applicant,
+    applicant_user: Any,
+    interconnected: InterconnectedProcedure | None,
+) -> Dossier:
+    if not procedure.is_active or not procedure.agencies.filter(pk=agency.pk).exists():
+        raise ValidationError(
+            {
+                "agency": ValidationError(
+                    _("This agency does not handle this procedure."), code="wrong_agency"
+                )
+            }
+        )
+    step = None
+    if interconnected is not None:
+        step = interconnected.steps.order_by("position").first()
+        if step is None or step.procedure_id != procedure.pk:
+            raise ValidationError(
+                {
+                    "procedure": ValidationError(
+                        _("An interconnected dossier starts with the first step's procedure."),
+                        code="not_first_step",
+                    )
+                }
+            )
+    cleaned = clean_form_data(procedure, form_data)
+    now = timezone.now()
+    dossier = Dossier.objects.create(
+        code=allocate_code(agency=agency, at=now),
+        procedure=procedure,
+        receiving_agency=agency,
+        current_agency=agency,
+        applicant=applicant_user,
+        applicant_name=applicant.name,
+        applicant_id_number=applicant.id_number,
+        applicant_phone=applicant.phone,
+        applicant_email=applicant.email,
+        applicant_address=applicant.address,
+        channel=channel,
+        status=Status.NEW,
+        form_data=cleaned,
+        submitted_at=now,
+        interconnected=interconnected,
+        step=step,
+    )
+    _store_documents(actor=actor, dossier=dossier, documents=documents, require=True)
+    _event(actor=actor, dossier=dossier, action="submitted", status_from=None, at=now)
+    audit.record(
+        actor=actor,
+        action="create",
+        obj=dossier,
+        changes={"procedure": procedure.code, "channel": channel, "agency": agency.identifier},
+        source=SOURCE,
+    )
+    notifications.notify_on_commit(dossier)
+    return dossier
+
+
+def submit(
+    *,
+    actor: Any,
+    procedure: Procedure,
+    agency: Agency,
+    form_data: Mapping[str, Any],
+    documents: Mapping[int, Sequence[Any]],
+    applicant: Applicant | None = None,
+    interconnected: InterconnectedProcedure | None = None,
+) -> Dossier:
+    """An online submission (channel 2) by a signed-in citizen or business, for
+    themselves: the declaration is checked, every always-required document must
+    be there, and the dossier gets its code and status 1 (new)."""
+    if actor is None or isinstance(actor, str) or not actor.is_authenticated:
+        raise DossierConflict("not_allowed")
+    return _create(
+        actor=actor,
+        procedure=procedure,
+        agency=agency,
+        channel=Channel.ONLINE,
+        form_data=form_data,
+        documents=documents,
+        applicant=applicant or applicant_from_account(actor),
+        applicant_user=actor,
+        interconnected=interconnected,
+    )
+
+
+def counter_intake(
+    *,
+    actor: Any,
+    procedure: Procedure,
+    agency: Agency,
+    form_data: Mapping[str, Any],
+    documents: Mapping[int, Sequence[Any]],
+    applicant: Applicant,
+    applicant_user: Any = None,
+    channel: int = Channel.COUNTER,
+    interconnected: InterconnectedProcedure | None = None,
+) -> Dossier:
+    """A paper dossier a one-stop officer of ``agency`` takes at the counter (or by
+    post, channel 3) for an applicant, who may have no account."""
+    if not has_role(actor, agency, Role.ONE_STOP_OFFICER):
+        raise DossierConflict("not_allowed")
+    return _create(
+        actor=actor,
+        procedure=procedure,
+        agency=agency,
+        channel=channel,
+        form_data=form_data,
+        documents=documents,
+        applicant=applicant,
+        applicant_user=applicant_user,
+        interconnected=interconnected,
+    )
+
+
+# --- Status changes ------------------------------------------------------------------------
+
+
+def _event(
+    *,
+    actor: Any,
+    dossier: Dossier,
+    action: str,
+    status_from: int | None,
+    reason: str = "",
+    note: str = "",
+    agency: Agency | None = None,
+    step: int | None = None,
+    at: dt.datetime | None = None,
+) -> DossierEvent:
+    return DossierEvent.objects.create(
+        dossier=dossier,
+        at=at or timezone.now(),
+        action=action,
+        status_from=status_from,
+        status_to=dossier.status,
+        actor=_user(actor),
+        actor_label=audit.actor_label(actor),
+        agency=agency or dossier.current_agency,
+        step=step if step is not None else (dossier.step.position if dossier.step_id else None),
+        reason=reason,
+        note=note,
+    )
+
+
+def transition(
+    *,
+    actor: Any,
+    dossier: Dossier,
+    to: int,
+    expected_version: int,
+    reason: str = "",
+    note: str = "",
+) -> Dossier:
+    """Move ``dossier`` to status ``to`` if the state machine lets ``actor`` do it
+    and nobody changed it since they read ``expected_version``.
+
+    Raises IllegalTransition / DossierConflict (``illegal_transition``,
+    ``not_allowed``, ``reason_required``, ``stale_dossier``,
+    ``use_answer_supplement``). Returns the dossier as stored, with its new
+    version. The named services below (``accept``, ``approve``, …) call it and
+    write what goes with their move.
+    """
+    if to == Status.SUPPLEMENT_REQUESTED:
+        return request_supplement(
+            actor=actor, dossier=dossier, reason=reason, expected_version=expected_version
+        )
+    if to == Status.DONE:
+        return approve(actor=actor, dossier=dossier, expected_version=expected_version, note=note)
+    return _transition(
+        actor=actor,
+        dossier=dossier,
+        to=to,
+        expected_version=expected_version,
+        reason=reason,
+        note=note,
+    )
+
+
+def _transition(
+    *,
+    actor: Any,
+    dossier: Dossier,
+    to: int,
+    expected_version: int,
+    reason: str = "",
+    note: str = "",
+    before=None,
+    answering: bool = False,
+) -> Dossier:
+    """Move ``dossier`` to status ``to`` if the state machine lets ``actor`` do it
+    and nobody changed it since they read ``expected_version``.
+
+    ``before(current, now)`` writes what goes with the move (a supplement
+    request, a result) and may return more fields to set.
+    """
+    to = Status(to)
+    with transaction.atomic():
+        current = Dossier.objects.select_related("procedure", "step").get(pk=dossier.pk)
+        if current.version != expected_version:
+            raise DossierConflict("stale_dossier", version=current.version)
+        workflow.check(actor=actor, dossier=current, to=to, reason=reason)
+        status_from = current.status
+        if status_from == Status.SUPPLEMENT_REQUESTED and to != Status.STOPPED and not answering:
+            raise DossierConflict("use_answer_supplement", status_from=status_from, status_to=to)
+        now = timezone.now()
+        changes: dict[str, Any] = dict(before(current, now) or {}) if before else {}
+        if status_from == Status.SUPPLEMENT_REQUESTED:
+            # Stopped while waiting: the pause ends with the dossier.
+            SupplementRequest.objects.filter(dossier=current, answered_at__isnull=True).update(
+                answered_at=now
+            )
+        if to == Status.ACCEPTED:
+            current.accepted_at = now
+            changes["accepted_at"] = now
+            changes["due_at"] = current.compute_due_at(now=now)
+        if to in (Status.DONE, Status.REJECTED, Status.STOPPED):
+            changes["finished_at"] = now
+        if to == Status.RESULT_RETURNED:
+            changes["returned_at"] = now
+        # Compare-and-set: of two officers who read the same version, the
+        # second UPDATE matches no row (on PostgreSQL it waits for the first
+        # to commit, then sees the new version) and changes nothing.
+        updated = Dossier.objects.filter(pk=current.pk, version=expected_version).update(
+            status=to, version=F("version") + 1, **changes
+        )
+        if updated != 1:
+            raise DossierConflict("stale_dossier")
+        current.refresh_from_db()
+        _event(
+            actor=actor,
+            dossier=current,
+            action=workflow.ACTIONS[to],
+            status_from=status_from,
+            reason=reason,
+            note=note,
+            at=now,
+        )
+        audit.record(
+            actor=actor,
+            action=workflow.ACTIONS[to],
+            obj=current,
+            changes={
+                "status": [status_from, int(to)],
+                **{key: jsonable(value) for key, value in changes.items()},
+                **({"reason": reason} if reason else {}),
+            },
+            source=SOURCE,
+        )
+        notifications.notify_on_commit(current)
+        if current.origin_member:
+            interconnection.report_status(actor=actor, dossier=current, reason=reason)
+        return current
+
+
+def accept(*, actor: Any, dossier: Dossier, expected_version: int, note: str = "") -> Dossier:
+    """The one-stop officer accepts the dossier: the deadline starts."""
+    return transition(
+        actor=actor,
+        dossier=dossier,
+        to=Status.ACCEPTED,
+        expected_version=expected_version,
+        note=note,
+    )
+
+
+def reject(*, actor: Any, dossier: Dossier, reason: str, expected_version: int) -> Dossier:
+    """The one-stop officer refuses the dossier, saying why."""
+    return transition(
+        actor=actor,
+        dossier=dossier,
+        to=Status.REJECTED,
+        reason=reason,
+        expected_version=expected_version,
+    )
+
+
+def process(*, actor: Any, dossier: Dossier, expected_version: int, note: str = "") -> Dossier:
+    """A specialist starts processing."""
+    return transition(
+        actor=actor,
+        dossier=dossier,
+        to=Status.PROCESSING,
+        expected_version=expected_version,
+        note=note,
+    )
+
+
+def withdraw(*, actor: Any, dossier: Dossier, expected_version: int, reason: str = "") -> Dossier:
+    """The applicant withdraws the dossier (while new, or accepted and not yet processed)."""
+    return transition(
+        actor=actor,
+        dossier=dossier,
+        to=Status.WITHDRAWN,
+        reason=reason,
+        expected_version=expected_version,
+    )
+
+
+def stop(*, actor: Any, dossier: Dossier, reason: str, expected_version: int) -> Dossier:
+    """A leader stops processing, saying why."""
+    return transition(
+        actor=actor,
+        dossier=dossier,
+        to=Status.STOPPED,
+        reason=reason,
+        expected_version=expected_version,
+    )
+
+
+def request_supplement(
+    *, actor: Any, dossier: Dossier, reason: str, expected_version: int
+) -> Dossier:
+    """Ask the applicant for what is missing; the deadline's clock stops until they answer."""
+
+    def open_request(current: Dossier, now: dt.datetime) -> dict:
+        SupplementRequest.objects.create(
+            dossier=current,
+            requested_at=now,
+            requested_by=_user(actor),
+            reason=reason,
+            resume_status=current.status,
+        )
+        return {}
+
+    return _transition(
+        actor=actor,
+        dossier=dossier,
+        to=Status.SUPPLEMENT_REQUESTED,
+        reason=reason,
+        expected_version=expected_version,
+        before=open_request,
+    )
+
+
+def answer_supplement(
+    *,
+    actor: Any,
+    dossier: Dossier,
+    files: Sequence[Any],
+    expected_version: int,
+    note: str = "",
+) -> Dossier:
+    """The applicant (or a one-stop officer for them) hands in what was missing:
+    the files are attached, the pause ends, the deadline moves by the time paused,
+    and the dossier goes back to where the request found it."""
+    with transaction.atomic():
+        request = (
+            SupplementRequest.objects.select_for_update()
+            .filter(dossier=dossier, answered_at__isnull=True)
+            .first()
+        )
+        if request is None:
+            raise workflow.IllegalTransition(
+                "illegal_transition", status_from=dossier.status, status_to=None
+            )
+        if not files:
+            raise DossierConflict("documents_missing")
+
+        def close_request(current: Dossier, now: dt.datetime) -> dict:
+            for upload in files:
+                _attach(
+                    actor=actor,
+                    dossier=current,
+                    upload=upload,
+                    kind=AttachmentKind.SUPPLEMENT,
+                    accepted=attachments.accepted_types(None),
+                    supplement=request,
+                )
+            request.answered_at = now
+            request.save(update_fields=["answered_at"])
+            return {"due_at": current.compute_due_at(now=now)}
+
+        return _transition(
+            actor=actor,
+            dossier=dossier,
+            to=request.resume_status,
+            expected_version=expected_version,
+            note=note,
+            before=close_request,
+            answering=True,
+        )
+
+
+@transaction.atomic
+def propose(*, actor: Any, dossier: Dossier, note: str, expected_version: int) -> Dossier:
+    """A specialist proposes a decision to the leader (the status stays "processing");
+    the proposal is an event of the history, and moves the version on like any change."""
+    current = Dossier.objects.select_related("step").get(pk=dossier.pk)
+    if current.version != expected_version:
+        raise DossierConflict("stale_dossier", version=current.version)
+    if current.status != Status.PROCESSING:
+        raise workflow.IllegalTransition("illegal_transition", status_from=current.status)
+    if Role.SPECIALIST not in workflow.capacities(actor, current):
+        raise DossierConflict("not_allowed", status_from=current.status)
+    if not note.strip():
+        raise DossierConflict("reason_required", status_from=current.status)
+    if not Dossier.objects.filter(pk=current.pk, version=expected_version).update(
+        version=F("version") + 1
+    ):
+        raise DossierConflict("stale_dossier")
+    current.refresh_from_db()
+    _event(actor=actor, dossier=current, action="proposed", status_from=current.status, note=note)
+    audit.record(actor=actor, action="proposed", obj=current, changes={"note": note}, source=SOURCE)
+    return current
+
+
+def request_payment(*, actor: Any, dossier: Dossier, reason: str, expected_version: int) -> Dossier:
+    """A specialist asks for a fee to be paid before processing goes on."""
+    return transition(
+        actor=actor,
+        dossier=dossier,
+        to=Status.PAYMENT_REQUESTED,
+        reason=reason,
+        expected_version=expected_version,
+    )
+
+
+def confirm_payment(
+    *, actor: Any, dossier: Dossier, expected_version: int, note: str = ""
+) -> Dossier:
+    """A one-stop officer records the payment; processing goes on."""
+    return transition(
+        actor=actor,
+        dossier=dossier,
+        to=Status.PROCESSING,
+        expected_version=expected_version,
+        note=note,
+    )
+
+
+def approve(
+    *,
+    actor: Any,
+    dossier: Dossier,
+    expected_version: int,
+    result: Any | None = None,
+    note: str = "",
+) -> Dossier:
+    """A leader approves: the dossier is done, with its result file if given
+    (a signed PDF). For a step of an interconnected procedure with a next step,
+    the dossier is handed to the next step's agency in the same transaction."""
+
+    def attach_result(current: Dossier, now: dt.datetime) -> dict:
+        if result is None:
+            return {}
+        stored = _attach(
+            actor=actor,
+            dossier=current,
+            upload=result,
+            kind=AttachmentKind.RESULT,
+            accepted=["pdf"],
+        )
+        return {"result": stored}
+
+    with transaction.atomic():
+        done = _transition(
+            actor=actor,
+            dossier=dossier,
+            to=Status.DONE,
+            expected_version=expected_version,
+            note=note,
+            before=attach_result,
+        )
+        if done.interconnected_id:
+            interconnection.hand_off(actor=actor, dossier=done)
+        return done
+
+
+def return_result(
+    *, actor: Any, dossier: Dossier, expected_version: int, note: str = ""
+) -> Dossier:
+    """The one-stop officer hands the result to the applicant."""
+    return transition(
+        actor=actor,
+        dossier=dossier,
+        to=Status.RESULT_RETURNED,
+        expected_version=expected_version,
+        note=note,
+    )

@@ -1,0 +1,118 @@
+"""The one state machine of a dossier: which status may follow which, and who may move it.
+
+===================  =======================  ========================  ==========================
+from                 to                       who                       service
+===================  =======================  ========================  ==========================
+1 new                2 accepted               one-stop officer          ``accept``
+1 new                3 rejected               one-stop officer          ``reject`` (reason)
+1 new                5 supplement requested   one-stop officer          ``request_supplement``
+1 new                7 withdrawn              applicant                 ``withdraw``
+2 accepted           4 processing             specialist                ``process``
+2 accepted           7 withdrawn              applicant                 ``withdraw``
+4 processing         5 supplement requested   specialist                ``request_supplement``
+4 processing         6 payment requested      specialist                ``transition``
+4 processing         9 done                   leader                    ``approve``
+4 processing         8 stopped                leader                    ``stop`` (reason)
+5 supplement req.    1 new / 4 processing     applicant, one-stop off.  ``answer_supplement``
+5 supplement req.    8 stopped                leader                    ``stop`` (reason)
+6 payment requested  4 processing             one-stop officer          ``transition``
+9 done               10 result returned       one-stop officer          ``return_result``
+===================  =======================  ========================  ==========================
+
+Withdrawal: the applicant may withdraw while the dossier is new or accepted and
+no specialist has started on it; once processing started, the agency has spent
+work on it and only a leader may stop it. An answered supplement request sends
+the dossier back to where it was asked (new at intake, processing otherwise).
+3 rejected, 7 withdrawn, 8 stopped and 10 result returned are final.
+
+Officers act for the agency that holds the dossier now (``current_agency``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lienthong.dossiers.errors import DossierConflict, IllegalTransition
+from lienthong.dossiers.models import Status
+from lienthong.identity.models import OfficerRole, Role
+
+APPLICANT = "applicant"
+
+# (from, to) -> who may make that move.
+TRANSITIONS: dict[tuple[Status, Status], frozenset[str]] = {
+    (Status.NEW, Status.ACCEPTED): frozenset({Role.ONE_STOP_OFFICER}),
+    (Status.NEW, Status.REJECTED): frozenset({Role.ONE_STOP_OFFICER}),
+    (Status.NEW, Status.SUPPLEMENT_REQUESTED): frozenset({Role.ONE_STOP_OFFICER}),
+    (Status.NEW, Status.WITHDRAWN): frozenset({APPLICANT}),
+    (Status.ACCEPTED, Status.PROCESSING): frozenset({Role.SPECIALIST}),
+    (Status.ACCEPTED, Status.WITHDRAWN): frozenset({APPLICANT}),
+    (Status.PROCESSING, Status.SUPPLEMENT_REQUESTED): frozenset({Role.SPECIALIST}),
+    (Status.PROCESSING, Status.PAYMENT_REQUESTED): frozenset({Role.SPECIALIST}),
+    (Status.PROCESSING, Status.DONE): frozenset({Role.LEADER}),
+    (Status.PROCESSING, Status.STOPPED): frozenset({Role.LEADER}),
+    (Status.SUPPLEMENT_REQUESTED, Status.NEW): frozenset({APPLICANT, Role.ONE_STOP_OFFICER}),
+    (Status.SUPPLEMENT_REQUESTED, Status.PROCESSING): frozenset({APPLICANT, Role.ONE_STOP_OFFICER}),
+    (Status.SUPPLEMENT_REQUESTED, Status.STOPPED): frozenset({Role.LEADER}),
+    (Status.PAYMENT_REQUESTED, Status.PROCESSING): frozenset({Role.ONE_STOP_OFFICER}),
+    (Status.DONE, Status.RESULT_RETURNED): frozenset({Role.ONE_STOP_OFFICER}),
+}
+
+# Moves that must say why (the citizen reads it on the timeline).
+REASON_REQUIRED = frozenset(
+    {Status.REJECTED, Status.STOPPED, Status.SUPPLEMENT_REQUESTED, Status.PAYMENT_REQUESTED}
+)
+
+# The event's action name for each target status.
+ACTIONS = {
+    Status.NEW: "resubmitted",
+    Status.ACCEPTED: "accepted",
+    Status.REJECTED: "rejected",
+    Status.PROCESSING: "processing",
+    Status.SUPPLEMENT_REQUESTED: "supplement_requested",
+    Status.PAYMENT_REQUESTED: "payment_requested",
+    Status.WITHDRAWN: "withdrawn",
+    Status.STOPPED: "stopped",
+    Status.DONE: "done",
+    Status.RESULT_RETURNED: "result_returned",
+}
+
+
+def allowed_roles(status_from: int, status_to: int) -> frozenset[str]:
+    """Who may move a dossier from ``status_from`` to ``status_to`` (empty: nobody)."""
+    return TRANSITIONS.get((Status(status_from), Status(status_to)), frozenset())
+
+
+def next_statuses(status: int) -> list[Status]:
+    """The statuses a dossier in ``status`` may move to (for any actor)."""
+    return [to for (source, to) in TRANSITIONS if source == status]
+
+
+def is_final(status: int) -> bool:
+    return not next_statuses(status)
+
+
+def capacities(actor: Any, dossier: Any) -> set[str]:
+    """In which capacities ``actor`` may act on ``dossier``: ``applicant`` when it is
+    their dossier, and each officer role they hold in the agency holding it."""
+    found: set[str] = set()
+    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        return found
+    if dossier.applicant_id is not None and dossier.applicant_id == actor.pk:
+        found.add(APPLICANT)
+    found.update(
+        OfficerRole.objects.filter(user=actor, agency_id=dossier.current_agency_id).values_list(
+            "role", flat=True
+        )
+    )
+    return found
+
+
+def check(*, actor: Any, dossier: Any, to: int, reason: str = "") -> None:
+    """Raise DossierConflict unless ``actor`` may move ``dossier`` to ``to`` now."""
+    roles = allowed_roles(dossier.status, to)
+    if not roles:
+        raise IllegalTransition("illegal_transition", status_from=dossier.status, status_to=to)
+    if not roles & capacities(actor, dossier):
+        raise DossierConflict("not_allowed", status_from=dossier.status, status_to=to)
+    if to in REASON_REQUIRED and not reason.strip():
+        raise DossierConflict("reason_required", status_from=dossier.status, status_to=to)
