@@ -15,7 +15,11 @@ worker and database) and a TEST PKI served from this process. For each mode:
   envelopes per second end to end; p50/p99 latency is from claim to receipt
   per envelope (the round trip of its request);
 
-batched (100 per request) and one per request. In the same run, references:
+batched (100 per request) and one per request. Synchronous queries: a
+connected system of node a calls a service of node b's agency (a small
+HTTP backend in this process), one at a time, interleaved with direct calls
+to the same backend; the overhead is the difference of the percentiles.
+In the same run, references:
 the bare cost of signing and verifying one envelope in this process, and
 requests per second of a trivial POST (a 422 from the same endpoint) on the
 same server stack, one at a time.
@@ -24,6 +28,8 @@ same server stack, one at a time.
 from __future__ import annotations
 
 import argparse
+import http.server
+import json
 import os
 import socket
 import statistics
@@ -159,10 +165,89 @@ def references(net, key_p12, passphrase) -> None:
     )
 
 
+class _Backend(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like a real backend behind a pool
+    body = json.dumps({"record": "x" * 900}).encode()
+
+    def setup(self):
+        super().setup()
+        # Headers and body leave in two writes: without this, Nagle's algorithm and
+        # the client's delayed ACK add 40 ms to every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * share) - 1)]
+
+
+def run_queries(net, count: int) -> None:
+    import httpx
+
+    a, b = net["a"], net["b"]
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Backend)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    b.python(
+        f"""
+        from lienthong.directory.models import Agency
+        from lienthong.exchange import queries
+        from lienthong.exchange.models import AccessRight
+        office = Agency.objects.get(identifier="{OFFICE}")
+        queries.register_service(actor="bench", agency=office, subsystem="registry",
+                                 code="records", backend_url="http://127.0.0.1:{backend.server_port}")
+        AccessRight.objects.get_or_create(provider=office, message_type="query.records",
+                                          consumer=Agency.objects.get(identifier="{MINISTRY}"))
+        """
+    )
+    token = a.python(
+        f"""
+        from lienthong.directory.models import Agency
+        from lienthong.exchange import adapter
+        _, result = adapter.add_system(actor="bench", subsystem="bench", name="bench",
+                                       agency=Agency.objects.get(identifier="{MINISTRY}"))
+        """
+    )
+    through = f"{a.url}/api/v1/exchange/query/VN:GOV:{OFFICE}:registry/records/r/1"
+    direct = f"http://127.0.0.1:{backend.server_port}/r/1"
+    headers = {"Authorization": f"Bearer {token}"}
+    timings: dict[str, list[float]] = {"direct": [], "query": []}
+    with httpx.Client(timeout=30) as client:
+        for _ in range(50):  # warm: connections, caches, revocation answers
+            assert client.get(through, headers=headers).status_code == 200
+            client.get(direct)
+        for _ in range(count):
+            for label, url, extra in (("direct", direct, {}), ("query", through, headers)):
+                t = time.perf_counter()
+                reply = client.get(url, headers=extra)
+                timings[label].append(time.perf_counter() - t)
+                assert reply.status_code == 200, reply.text
+    backend.shutdown()
+    d, q = timings["direct"], timings["query"]
+    print(
+        f"queries  {count:>7} one at a time: direct p50 {percentile(d, 0.5) * 1000:.2f} ms "
+        f"p99 {percentile(d, 0.99) * 1000:.2f} ms; through both nodes p50 "
+        f"{percentile(q, 0.5) * 1000:.2f} ms p99 {percentile(q, 0.99) * 1000:.2f} ms; "
+        f"overhead p50 {(percentile(q, 0.5) - percentile(d, 0.5)) * 1000:.2f} ms "
+        f"p99 {(percentile(q, 0.99) - percentile(d, 0.99)) * 1000:.2f} ms; "
+        f"{count / sum(q):.0f} queries/s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envelopes", type=int, default=100_000, help="batched mode")
     parser.add_argument("--single", type=int, default=20_000, help="one-per-request mode")
+    parser.add_argument("--queries", type=int, default=2_000, help="synchronous queries")
     parser.add_argument("--postgres", help="PostgreSQL server URL for the nodes' databases")
     options = parser.parse_args()
     if options.postgres:
@@ -173,6 +258,9 @@ def main() -> None:
     import django
 
     django.setup()
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     from django.conf import settings
 
     from lienthong.testing.nodes import NodeNetwork, NodeSpec
@@ -194,6 +282,8 @@ def main() -> None:
     print(f"two nodes on {database}; Python {sys.version.split()[0]}; {os.cpu_count()} cores")
     with NodeNetwork(pki, specs, root / "nodes", rights) as net:
         references(net, None, None)
+        if options.queries > 0:
+            run_queries(net, options.queries)
         for label, count, batch in (
             ("batched", options.envelopes, 100),
             ("single", options.single, 1),

@@ -132,6 +132,20 @@ class Node(models.Model):
     name = models.CharField(_("name"), max_length=200)
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     base_url = models.URLField(_("base URL"), blank=True)
+    exchange_url = models.URLField(
+        _("exchange URL (mutual TLS)"),
+        blank=True,
+        help_text=_(
+            "Where other nodes deliver envelopes and queries, over mutual TLS "
+            "(https://…:port). Empty: the base URL."
+        ),
+    )
+    tls_certificate_sha256 = models.CharField(
+        _("TLS certificate (SHA-256)"),
+        max_length=64,
+        blank=True,
+        help_text=_("Fingerprint of the certificate the node presents; other nodes pin it."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -141,6 +155,11 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def exchange_endpoint(self) -> str:
+        """The URL other nodes reach this node's exchange at (no trailing slash)."""
+        return (self.exchange_url or self.base_url).rstrip("/")
 
 
 class AgencyKind(models.TextChoices):

@@ -8,7 +8,8 @@ RFC 8785 canonical JSON::
 
     {"type": "directory.snapshot", "serial": 42, "authority": "000.00.00.G22",
      "issued_at": "…Z", "valid_until": "…Z",
-     "nodes": [{"identifier", "name", "role", "base_url", "is_active"}, …],
+     "nodes": [{"identifier", "name", "role", "base_url", "exchange_url",
+                "tls_certificate_sha256", "is_active"}, …],
      "agencies": [{"identifier", "name", "kind", "parent", "unit", "node",
                    "reference_key", "identifier_generated", "is_active"}, …],
      "access_rights": [{"provider", "message_type", "consumer", "is_enabled"}, …]}
@@ -77,6 +78,8 @@ def content(*, serial: int, now: dt.datetime) -> dict[str, Any]:
                 "name": n.name,
                 "role": n.role,
                 "base_url": n.base_url,
+                "exchange_url": n.exchange_url,
+                "tls_certificate_sha256": n.tls_certificate_sha256,
                 "is_active": n.is_active,
             }
             for n in Node.objects.order_by("identifier")
@@ -239,6 +242,7 @@ def check(token: str, anchor: DirectoryAnchor) -> dict[str, Any]:
 
 def apply(*, actor: Any, token: str) -> Applied:
     """Verify a snapshot against the anchor and make this node's directory say what it says."""
+    from lienthong.exchange import facts as exchange_facts
     from lienthong.exchange.envelope import parse_time
     from lienthong.exchange.models import AccessRight
 
@@ -252,6 +256,9 @@ def apply(*, actor: Any, token: str) -> Applied:
             nodes = {n.identifier: n for n in Node.objects.all()}
             for spec in body["nodes"]:
                 fields = {k: spec[k] for k in ("name", "role", "base_url", "is_active")}
+                # Members added after the first snapshots: absent means none.
+                for k in ("exchange_url", "tls_certificate_sha256"):
+                    fields[k] = spec.get(k) or ""
                 node = nodes.get(spec["identifier"])
                 if node is None:
                     nodes[spec["identifier"]] = Node.objects.create(
@@ -322,6 +329,9 @@ def apply(*, actor: Any, token: str) -> Applied:
                 changes=applied.__dict__,
                 source="directory",
             )
+            # Agencies, nodes and rights changed by bulk updates (no signals): this
+            # process forgets its exchange facts once they are committed.
+            transaction.on_commit(exchange_facts.forget)
     except (KeyError, TypeError, ValueError) as exc:
         raise SnapshotRefused("malformed", f"{type(exc).__name__}: {exc}"[:200]) from exc
     except IntegrityError as exc:

@@ -21,8 +21,9 @@ import hashlib
 import secrets
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.security import HttpBearer
@@ -31,9 +32,10 @@ from lienthong.audit import services as audit
 from lienthong.audit.models import AuditRecord
 from lienthong.errors import ApiError, ErrorOut, not_found
 from lienthong.exchange import envelope as envelopes
-from lienthong.exchange import services
+from lienthong.exchange import queries, services, webhooks
 from lienthong.exchange.models import InboundMessage, OutboundMessage, SystemClient
 
+LAST_USED_PRECISION = dt.timedelta(minutes=1)
 TOKEN_PREFIX = "lt_"  # noqa: S105  (a prefix that makes tokens recognisable, not a secret)
 
 
@@ -69,7 +71,10 @@ class SystemToken(HttpBearer):
             .first()
         )
         if system is not None:
-            SystemClient.objects.filter(pk=system.pk).update(last_used_at=timezone.now())
+            now = timezone.now()
+            # A write per call would cost a commit per query: a minute's precision is enough.
+            if system.last_used_at is None or now - system.last_used_at > LAST_USED_PRECISION:
+                SystemClient.objects.filter(pk=system.pk).update(last_used_at=now)
         return system
 
 
@@ -195,3 +200,137 @@ def acknowledge(request: HttpRequest, body: AckIn):
         recipient=system.member, envelope_id__in=body.envelope_ids, acknowledged_at__isnull=True
     ).update(acknowledged_at=timezone.now())
     return {"acknowledged": count}
+
+
+# --- Signed webhooks (webhooks.py) ------------------------------------------------------------
+
+
+class WebhookIn(Schema):
+    url: str = Field(max_length=300, examples=["https://motcua.example.gov.vn/lienthong/hook"])
+
+
+class WebhookOut(Schema):
+    url: str
+    secret: str = Field(
+        description="HMAC-SHA256 key (hex) of the X-Lienthong-Signature header; shown once."
+    )
+
+
+@router.put(
+    "/exchange/webhook",
+    response={200: WebhookOut, 401: ErrorOut, 422: ErrorOut},
+    summary="Receive this system's envelopes as signed posts (a new secret each time)",
+)
+def set_webhook(request: HttpRequest, body: WebhookIn):
+    """Every envelope accepted for this system is then posted to `url` with
+    `X-Lienthong-Signature: t={unix time},v1={hex HMAC-SHA256(secret, "{t}.{body}")}`;
+    a 2xx answer acknowledges it. Retried with backoff; the pull inbox keeps what
+    could not be posted."""
+    system: SystemClient = request.auth
+    try:
+        secret = webhooks.set_webhook(actor=f"system:{system.member}", system=system, url=body.url)
+    except ValueError as exc:
+        raise _refused(
+            "invalid_webhook_url",
+            "Địa chỉ webhook phải là một URL http(s).",
+            "The webhook address must be an http(s) URL.",
+        ) from exc
+    return {"url": body.url, "secret": secret}
+
+
+@router.delete(
+    "/exchange/webhook",
+    response={204: None, 401: ErrorOut},
+    summary="Stop the posts (envelopes stay in the pull inbox)",
+)
+def remove_webhook(request: HttpRequest):
+    system: SystemClient = request.auth
+    webhooks.remove_webhook(actor=f"system:{system.member}", system=system)
+    return Status(204, None)
+
+
+# --- Synchronous queries (queries.py) --------------------------------------------------------
+
+QUERY_DESCRIPTION = """\
+Call a service of another agency's system through this node, X-Road REST style:
+`{method} /api/v1/exchange/query/VN:GOV:{agency}:{subsystem}/{service}/{path}?{query}`.
+This node signs the request as the calling system's agency and sends it to the
+provider's node, which checks it (signature, chain, directory, access right
+`query.{service}`, clock, replay), forwards it to the provider system and
+answers with a signed response carrying the SHA-256 of the signed request.
+Both nodes log both. The provider system's status, content type and body come
+back as they are, with `X-Lienthong-Query-Id`, `X-Lienthong-Request-Sha256` and
+`X-Lienthong-Response-Sha256`. A refusal is a JSON error with a stable `code`.
+Optional request header: `X-Lienthong-Correlation-Id` (the dossier code).
+"""
+
+
+def query_service(request: HttpRequest, provider: str, service: str):
+    return _query(request, provider, service, "")
+
+
+def query_path(request: HttpRequest, provider: str, service: str, rest: str):
+    return _query(request, provider, service, rest)
+
+
+def _query(request: HttpRequest, provider: str, service: str, rest: str):
+    system: SystemClient = request.auth
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        body = None
+    try:
+        if body is None:
+            raise queries.QueryFailed("body_too_large")
+        answer = queries.call(
+            system=system,
+            provider=provider,
+            service=service,
+            method=request.method or "GET",
+            path=f"/{rest}" if rest else "",
+            query=request.META.get("QUERY_STRING", ""),
+            body=body,
+            content_type=request.headers.get("Content-Type", ""),
+            correlation_id=request.headers.get("X-Lienthong-Correlation-Id", ""),
+        )
+    except queries.QueryFailed as failed:
+        raise ApiError(failed.status, failed.code, failed.message_vi, failed.message_en) from failed
+    if answer.error:
+        status, vi, en = queries.ERRORS[answer.error]
+        error = ApiError(status, answer.error, vi, en)
+        response = JsonResponse(error.body(), status=status)
+    else:
+        response = HttpResponse(
+            answer.body,
+            status=answer.status,
+            content_type=answer.content_type or "application/octet-stream",
+        )
+    response["X-Lienthong-Query-Id"] = answer.query_id
+    response["X-Lienthong-Request-Sha256"] = answer.request_sha256
+    response["X-Lienthong-Response-Sha256"] = answer.response_sha256
+    return response
+
+
+_QUERY_RESPONSES = {
+    200: None,
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    409: ErrorOut,
+    413: ErrorOut,
+    502: ErrorOut,
+    503: ErrorOut,
+    504: ErrorOut,
+}
+for _method in queries.METHODS:
+    for _suffix, _view in (("", query_service), ("/{path:rest}", query_path)):
+        router.add_api_operation(
+            "/exchange/query/{provider}/{service}" + _suffix,
+            [_method],
+            _view,
+            response=_QUERY_RESPONSES,
+            operation_id=f"{_view.__name__}_{_method.lower()}",
+            summary=f"Synchronous query ({_method}) to another agency's service",
+            description=QUERY_DESCRIPTION,
+        )

@@ -11,14 +11,17 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from lienthong.audit.admin import AuditedModelAdmin, ReadOnlyModelAdmin
-from lienthong.exchange import delivery
+from lienthong.exchange import delivery, webhooks
 from lienthong.exchange.models import (
     AccessRight,
     InboundMessage,
     LogRecord,
     LogTimestamp,
     OutboundMessage,
+    QueryRecord,
+    QueryService,
     SystemClient,
+    WebhookDelivery,
 )
 
 
@@ -109,3 +112,63 @@ class SystemClientAdmin(AuditedModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(QueryService)
+class QueryServiceAdmin(AuditedModelAdmin):
+    """Services this node's agencies provide to synchronous queries; who may call one
+    is an access right of type ``query.{code}``."""
+
+    list_display = ("code", "agency", "subsystem", "backend_url", "timeout_seconds", "is_enabled")
+    list_filter = ("is_enabled",)
+    search_fields = ("code", "agency__identifier", "subsystem")
+    autocomplete_fields = ("agency",)
+
+
+@admin.register(QueryRecord)
+class QueryRecordAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "started_at",
+        "side",
+        "method",
+        "client",
+        "provider",
+        "service",
+        "status",
+        "error",
+        "duration_ms",
+    )
+    list_filter = ("side", "error", "service")
+    search_fields = ("query_id", "correlation_id", "client", "provider")
+    date_hierarchy = "started_at"
+    readonly_fields = [f.name for f in QueryRecord._meta.fields]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
+    list_display = ("message", "system", "state", "attempts", "next_attempt_at", "last_error")
+    list_filter = ("state",)
+    search_fields = ("message__envelope_id", "message__correlation_id", "system__name")
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["replay"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("exchange.change_webhookdelivery"):
+            actions.pop("replay", None)
+        return actions
+
+    @admin.action(description=_("Post the selected dead webhook deliveries again"))
+    def replay(self, request, queryset):
+        count = webhooks.replay(
+            actor=request.user,
+            deliveries=list(queryset.filter(state=WebhookDelivery.State.DEAD)),
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d delivery queued again.", "%(count)d deliveries queued again.", count
+            )
+            % {"count": count},
+            messages.SUCCESS if count else messages.WARNING,
+        )

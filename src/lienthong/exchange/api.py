@@ -17,7 +17,7 @@ from ninja import Router, Schema
 from pydantic import Field, StringConstraints
 
 from lienthong.errors import ApiError, ErrorOut
-from lienthong.exchange import services
+from lienthong.exchange import queries, services
 
 router = Router(tags=["exchange"])
 
@@ -52,3 +52,32 @@ def receive_envelopes(request: HttpRequest, batch: BatchIn):
     except services.ExchangeRefused as refused:
         raise ApiError(503, refused.code, refused.message_vi, refused.message_en) from refused
     return {"receipt": outcome.receipt}
+
+
+QueryToken = Annotated[str, StringConstraints(max_length=queries.max_request_chars())]
+
+
+class QueryIn(Schema):
+    request: QueryToken = Field(description="A compact JWS query, signed by the calling agency.")
+
+
+class QueryAnswerOut(Schema):
+    response: str = Field(
+        description="A JWS signed by the providing agency: the provider system's status, "
+        "content type and body (base64), the SHA-256 of the signed request, or a refusal code."
+    )
+
+
+@router.post(
+    "/exchange/queries",
+    response={200: QueryAnswerOut, 400: ErrorOut, 422: ErrorOut, 503: ErrorOut},
+    summary="Answer a signed synchronous query from another node (signed response)",
+)
+def answer_query(request: HttpRequest, body: QueryIn):
+    """Every check failure is a signed response with an ``error`` code, not an HTTP
+    error. 503 (``no_signing_key``): this node holds no key to sign answers with."""
+    try:
+        signed = queries.answer(body.request)
+    except services.ExchangeRefused as refused:
+        raise ApiError(503, refused.code, refused.message_vi, refused.message_en) from refused
+    return {"response": signed}

@@ -7,3 +7,8 @@ class ExchangeConfig(AppConfig):
     label = "exchange"
     verbose_name = _("Exchange")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from lienthong.exchange import facts
+
+        facts._connect()

@@ -38,10 +38,10 @@ from django.utils import timezone
 
 from lienthong.directory import snapshots
 from lienthong.directory.models import DirectoryAnchor
-from lienthong.exchange import log
+from lienthong.exchange import facts, log, tls, webhooks
 from lienthong.exchange.envelope import unverified_payload
 from lienthong.exchange.models import LogRecord, OutboundMessage
-from lienthong.exchange.services import RECEIPT_TYPE
+from lienthong.exchange.services import API_PATH, RECEIPT_TYPE
 from lienthong.trust.validation.jws import verify_jws
 from lienthong.trust.validation.report import Indication
 
@@ -159,8 +159,9 @@ def _receipt_body(token: Any) -> dict[str, Any] | None:
     return body if isinstance(body.get("entries"), list) else None
 
 
-def _post(client: httpx.Client, endpoint: str, tokens: list[str]) -> str:
+def _post(client: httpx.Client, endpoint: str, tokens: list[str], pin: str = "") -> str:
     response = client.post(endpoint, json={"envelopes": tokens})
+    tls.check_pin(response, pin)
     response.raise_for_status()
     receipt = response.json().get("receipt")
     if not isinstance(receipt, str):
@@ -238,20 +239,15 @@ def _settle(batch: list[OutboundMessage], receipt: str, result: RoundResult) -> 
     result.refused += sum(len(m) for m in refused.values())
 
 
-def client() -> httpx.Client:
-    """The HTTP client of the worker; mutual TLS when the node has a client certificate."""
-    options: dict[str, Any] = {"timeout": settings.EXCHANGE_HTTP_TIMEOUT}
-    if settings.EXCHANGE_TLS_CLIENT_CERT:
-        options["cert"] = (settings.EXCHANGE_TLS_CLIENT_CERT, settings.EXCHANGE_TLS_CLIENT_KEY)
-    if settings.EXCHANGE_TLS_CA:
-        options["verify"] = settings.EXCHANGE_TLS_CA
-    return httpx.Client(**options)
+def client(timeout: float | None = None) -> httpx.Client:
+    """The HTTP client to other nodes; mutual TLS when the node has a client certificate."""
+    return httpx.Client(timeout=timeout or settings.EXCHANGE_HTTP_TIMEOUT, **tls.client_options())
 
 
 def deliver_due(http: httpx.Client, limit: int | None = None) -> RoundResult:
     """One round: claim, post per endpoint, settle every message."""
     result = RoundResult()
-    if snapshots.expired_copy():
+    if facts.expired_copy():
         logger.warning("the directory copy has expired: nothing is sent until it is renewed")
         return result
     messages = claim(limit or settings.EXCHANGE_BATCH_SIZE)
@@ -259,9 +255,10 @@ def deliver_due(http: httpx.Client, limit: int | None = None) -> RoundResult:
     by_endpoint: dict[str, list[OutboundMessage]] = {}
     for message in messages:
         by_endpoint.setdefault(message.endpoint, []).append(message)
+    pins = tls.pins(API_PATH) if by_endpoint else {}
     for endpoint, batch in by_endpoint.items():
         try:
-            receipt = _post(http, endpoint, [m.token for m in batch])
+            receipt = _post(http, endpoint, [m.token for m in batch], pins.get(endpoint, ""))
         except (httpx.HTTPError, ValueError) as exc:
             for message in batch:
                 _retry_or_bury(message, f"{type(exc).__name__}: {exc}", result)
@@ -275,7 +272,7 @@ def run(*, once: bool = False, idle_seconds: float = 1.0, stop=None) -> None:
     the directory snapshot pulled every DIRECTORY_POLL_SECONDS (on a following node)
     and the message log's head timestamped every EXCHANGE_LOG_TIMESTAMP_SECONDS."""
     next_stamp = next_pull = time.monotonic()
-    with client() as http:
+    with client() as http, webhooks.client() as hooks:
         while stop is None or not stop():
             if time.monotonic() >= next_pull and DirectoryAnchor.objects.exists():
                 next_pull = time.monotonic() + settings.DIRECTORY_POLL_SECONDS
@@ -285,6 +282,7 @@ def run(*, once: bool = False, idle_seconds: float = 1.0, stop=None) -> None:
                     logger.warning("directory snapshot not applied", code=refused.code,
                                    detail=refused.detail)  # fmt: skip
             outcome = deliver_due(http)
+            posted = webhooks.deliver_due(hooks)
             if settings.TSA_URL and time.monotonic() >= next_stamp:
                 next_stamp = time.monotonic() + settings.EXCHANGE_LOG_TIMESTAMP_SECONDS
                 try:
@@ -294,7 +292,7 @@ def run(*, once: bool = False, idle_seconds: float = 1.0, stop=None) -> None:
                     next_stamp = time.monotonic() + 60  # try again soon
             if once:
                 return
-            if outcome.claimed == 0:
+            if outcome.claimed == 0 and posted == 0:
                 time.sleep(idle_seconds)
 
 

@@ -156,6 +156,10 @@ class LogRecord(models.Model):
         ENVELOPE_RECEIVED = "envelope-received", _("envelope received")
         RECEIPT_SENT = "receipt-sent", _("receipt given")
         RECEIPT_RECEIVED = "receipt-received", _("receipt received")
+        QUERY_SENT = "query-sent", _("query sent")
+        QUERY_RECEIVED = "query-received", _("query received")
+        RESPONSE_SENT = "response-sent", _("query response given")
+        RESPONSE_RECEIVED = "response-received", _("query response received")
 
     sequence = models.BigIntegerField(_("sequence"), unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -212,6 +216,15 @@ class SystemClient(models.Model):
     is_enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    webhook_url = models.URLField(
+        _("webhook URL"),
+        max_length=300,
+        blank=True,
+        help_text=_("Envelopes addressed to the system are posted here, signed (webhooks.py)."),
+    )
+    # The webhook secret is derived from the node's key-encryption key and this
+    # number (webhooks.secret): nothing secret is stored; a new secret, a new number.
+    webhook_generation = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("connected system")
@@ -226,3 +239,107 @@ class SystemClient(models.Model):
     @property
     def member(self) -> str:
         return f"VN:GOV:{self.agency.identifier}:{self.subsystem}"
+
+
+class QueryService(models.Model):
+    """A synchronous service that a subsystem of an agency hosted here provides:
+    queries for ``VN:GOV:{agency}:{subsystem}`` / ``code`` are forwarded to
+    ``backend_url`` (queries.py). Who may call it: access rights of type
+    ``query.{code}`` (or ``query.*``)."""
+
+    agency = models.ForeignKey(
+        "directory.Agency",
+        verbose_name=_("agency"),
+        on_delete=models.PROTECT,
+        related_name="query_services",
+    )
+    subsystem = models.CharField(_("subsystem"), max_length=40)
+    code = models.CharField(_("service code"), max_length=40)
+    backend_url = models.URLField(_("backend URL"), max_length=300)
+    timeout_seconds = models.PositiveIntegerField(_("timeout (seconds)"), default=20)
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        verbose_name = _("query service")
+        verbose_name_plural = _("query services")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "subsystem", "code"], name="exchange_query_service_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"VN:GOV:{self.agency.identifier}:{self.subsystem}/{self.code}"
+
+
+class QueryRecord(models.Model):
+    """One synchronous query as one side saw it: the client's node ("sent") or the
+    provider's ("received"). Unique per side, so a replayed request is refused
+    before it reaches the provider's backend. The signed request and response
+    themselves are in the message log."""
+
+    class Side(models.TextChoices):
+        SENT = "sent", _("sent")
+        RECEIVED = "received", _("received")
+
+    query_id = models.CharField(_("query id"), max_length=36)
+    side = models.CharField(_("side"), max_length=8, choices=Side.choices)
+    client = models.CharField(_("client"), max_length=120, db_index=True)
+    provider = models.CharField(_("provider"), max_length=120, db_index=True)
+    service = models.CharField(_("service code"), max_length=40)
+    method = models.CharField(_("method"), max_length=8)
+    path = models.CharField(_("path"), max_length=500)
+    correlation_id = models.CharField(_("correlation id"), max_length=100, blank=True)
+    started_at = models.DateTimeField(_("started at"), db_index=True)
+    duration_ms = models.FloatField(_("duration (ms)"), null=True, blank=True)
+    status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    error = models.CharField(_("error code"), max_length=60, blank=True)
+    request_sha256 = models.CharField(max_length=64)
+    response_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("query")
+        verbose_name_plural = _("queries")
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["query_id", "side"], name="exchange_query_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.provider}/{self.service}{self.path} ({self.query_id})"
+
+
+class WebhookDelivery(models.Model):
+    """An accepted envelope to post to its recipient system's webhook (an outbox of
+    its own, filled in the transaction that stores the envelope)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        DELIVERED = "delivered", _("delivered")
+        DEAD = "dead", _("dead letter (attempts exhausted)")
+
+    system = models.ForeignKey(
+        SystemClient, verbose_name=_("connected system"), on_delete=models.CASCADE
+    )
+    message = models.ForeignKey(
+        InboundMessage, verbose_name=_("received message"), on_delete=models.CASCADE
+    )
+    state = models.CharField(
+        _("state"), max_length=12, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), db_index=True)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "message"], name="exchange_webhook_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message.envelope_id} → {self.system}"

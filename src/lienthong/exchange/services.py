@@ -44,14 +44,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from lienthong.directory import snapshots
 from lienthong.directory.models import Agency
 from lienthong.exchange import envelope as envelopes
-from lienthong.exchange import log
-from lienthong.exchange.models import AccessRight, InboundMessage, LogRecord, OutboundMessage
+from lienthong.exchange import facts, log, webhooks
+from lienthong.exchange.models import InboundMessage, LogRecord, OutboundMessage
 from lienthong.node import this_node
 from lienthong.trust import signing
 from lienthong.trust.models import SigningKey
@@ -139,11 +137,7 @@ class ExchangeRefused(Exception):
 
 def agency_key(agency_identifier: str) -> SigningKey:
     """The enabled key the node holds for an agency (the newest), to sign its envelopes."""
-    key = (
-        SigningKey.objects.filter(agency__identifier=agency_identifier, is_enabled=True)
-        .order_by("-not_after", "-pk")
-        .first()
-    )
+    key = facts.signing_key(agency_identifier)
     if key is None:
         raise ExchangeRefused(
             "no_signing_key",
@@ -155,18 +149,14 @@ def agency_key(agency_identifier: str) -> SigningKey:
 
 def endpoint_for(recipient: envelopes.Member) -> str:
     """Where the recipient agency's node receives envelopes (from the directory)."""
-    agency = (
-        Agency.objects.select_related("node")
-        .filter(identifier=recipient.agency, is_active=True)
-        .first()
-    )
-    if agency is None or agency.node is None or not agency.node.base_url:
+    agency = facts.agency(recipient.agency)
+    if agency is None or agency.node is None or not agency.node.exchange_endpoint:
         raise ExchangeRefused(
             "unknown_recipient",
             f"Danh bạ không có nút nhận của cơ quan {recipient.agency}.",
             f"The directory lists no receiving node for agency {recipient.agency}.",
         )
-    return agency.node.base_url.rstrip("/") + API_PATH
+    return agency.node.exchange_endpoint + API_PATH
 
 
 def send(
@@ -180,7 +170,7 @@ def send(
     attachments: list[dict[str, Any]] | None = None,
 ) -> OutboundMessage:
     """Sign an envelope and queue it, in the caller's transaction (the outbox)."""
-    if snapshots.expired_copy():
+    if facts.expired_copy():
         raise ExchangeRefused(
             "directory_expired",
             "Bản danh bạ của nút đã hết hạn: hãy cập nhật (lienthong directory pull).",
@@ -279,66 +269,52 @@ def _payload(token: str) -> Any:
         raise _Refusal("malformed", str(exc)) from exc
 
 
-def _line(token: Any) -> tuple[Any, Any] | None:
-    """The dossier (correlation id, recipient) a token claims, unverified; None if unreadable."""
+def _claims(token: Any) -> tuple[Any, str | None, tuple[Any, Any] | None]:
+    """What a token claims before any check, decoded once: the payload (None if
+    unreadable), the envelope id (to find duplicates) and the dossier line
+    (correlation id, recipient) that orders it."""
     if not isinstance(token, str):
-        return None
+        return None, None, None
     try:
         claimed = _payload(token)
     except _Refusal:
-        return None
+        return None, None, None
     if not isinstance(claimed, dict):
-        return None
-    return str(claimed.get("correlation_id")), str(claimed.get("recipient"))
+        return claimed, None, None
+    envelope_id = claimed.get("id")
+    if not (isinstance(envelope_id, str) and len(envelope_id) == 36):
+        envelope_id = None
+    return claimed, envelope_id, (str(claimed.get("correlation_id")), str(claimed.get("recipient")))
 
 
 def _peek_id(token: Any) -> str | None:
     """The envelope id a token claims (unverified), to find duplicates; None if none."""
-    if not isinstance(token, str):
-        return None
-    try:
-        envelope_id = _payload(token).get("id")
-    except (_Refusal, AttributeError):
-        return None
-    return envelope_id if isinstance(envelope_id, str) and len(envelope_id) == 36 else None
+    return _claims(token)[1]
 
 
 class _Directory:
-    """What one batch asks of the directory and the access rights, asked once."""
+    """What a message asks of the directory and the access rights (facts.py)."""
 
     def __init__(self):
-        self.hosted = {a.identifier: a for a in this_node().hosted_agencies()}
-        self._senders: dict[str, Agency | None] = {}
-        self._rights: dict[tuple[int, int, str], bool] = {}
+        self.hosted = facts.hosted()
 
     def sender(self, identifier: str) -> Agency | None:
-        if identifier not in self._senders:
-            self._senders[identifier] = Agency.objects.filter(
-                identifier=identifier, is_active=True
-            ).first()
-        return self._senders[identifier]
+        return facts.agency(identifier)
 
     def allowed(self, sender: Agency, recipient: Agency, message_type: str) -> bool:
-        key = (sender.pk, recipient.pk, message_type)
-        if key not in self._rights:
-            family = message_type.split(".")[0] + ".*"
-            self._rights[key] = AccessRight.objects.filter(
-                Q(consumer=sender) | Q(consumer__isnull=True),
-                provider=recipient,
-                message_type__in=[message_type, family],
-                is_enabled=True,
-            ).exists()
-        return self._rights[key]
+        return facts.allowed(sender, recipient, message_type)
 
 
 def _check(
-    token: Any, now: dt.datetime, directory: _Directory
+    token: Any, claimed: Any, now: dt.datetime, directory: _Directory
 ) -> tuple[envelopes.Envelope, Agency]:
-    """The receiver's checks, in the documented order; the recipient agency if all pass."""
+    """The receiver's checks, in the documented order; the recipient agency if all pass.
+
+    ``claimed`` is the token's payload as decoded (unverified) by ``_claims``."""
     if not isinstance(token, str) or len(token) > settings.EXCHANGE_MAX_ENVELOPE_BYTES:
         raise _Refusal("malformed", "too large or not text")
     try:
-        parsed = envelopes.parse(_payload(token))
+        parsed = envelopes.parse(claimed if claimed is not None else _payload(token))
     except envelopes.EnvelopeError as exc:
         raise _Refusal("malformed", str(exc)) from exc
     result = verify_jws(token)
@@ -410,7 +386,7 @@ def receive_batch(tokens: list[Any]) -> BatchOutcome:
 def _receive_batch(tokens: list[Any]) -> BatchOutcome:
     now = timezone.now()
     directory = _Directory()
-    if snapshots.expired_copy(now):
+    if facts.expired_copy(now):
         # Routing and authorisation would rest on stale facts: refuse everything, for now.
         entries = [
             Entry(_peek_id(t), _sha256(t) if isinstance(t, str) else "", False, "directory_expired")
@@ -421,9 +397,9 @@ def _receive_batch(tokens: list[Any]) -> BatchOutcome:
             log.append(kind=LogRecord.Kind.RECEIPT_SENT, envelope_id="", correlation_id="",
                        content=receipt)  # fmt: skip
         return BatchOutcome(entries, receipt)
-    claimed = [_peek_id(token) for token in tokens]
+    claims = [_claims(token) for token in tokens]
     known = dict(
-        InboundMessage.objects.filter(envelope_id__in=[i for i in claimed if i]).values_list(
+        InboundMessage.objects.filter(envelope_id__in=[c[1] for c in claims if c[1]]).values_list(
             "envelope_id", "token_sha256"
         )
     )
@@ -433,9 +409,8 @@ def _receive_batch(tokens: list[Any]) -> BatchOutcome:
     # Order per dossier: once an envelope of a dossier is refused, the later ones of
     # that dossier in this batch are refused too ("out_of_order", to be sent again).
     stopped: set[tuple[Any, Any]] = set()
-    for token, envelope_id in zip(tokens, claimed, strict=True):
+    for token, (claimed, envelope_id, line) in zip(tokens, claims, strict=True):
         digest = _sha256(token) if isinstance(token, str) else ""
-        line = _line(token)
         if line is not None and line in stopped:
             entries.append(Entry(envelope_id, digest, False, "out_of_order"))
             continue
@@ -448,7 +423,7 @@ def _receive_batch(tokens: list[Any]) -> BatchOutcome:
                 stopped.add(line)
             continue
         try:
-            parsed, recipient = _check(token, now, directory)
+            parsed, recipient = _check(token, claimed, now, directory)
         except _Refusal as refusal:
             entries.append(Entry(envelope_id, digest, False, refusal.code))
             if line is not None:
@@ -461,7 +436,7 @@ def _receive_batch(tokens: list[Any]) -> BatchOutcome:
             signers.append(recipient.identifier)
     receipt = _sign_receipt(entries, now=now, signers=signers, directory=directory)
     with transaction.atomic():
-        InboundMessage.objects.bulk_create(
+        stored = InboundMessage.objects.bulk_create(
             [
                 InboundMessage(
                     envelope_id=parsed.id,
@@ -479,6 +454,7 @@ def _receive_batch(tokens: list[Any]) -> BatchOutcome:
                 for parsed, token, digest in accepted
             ]
         )
+        webhooks.queue_for(stored)
         log.append_many(
             [
                 (LogRecord.Kind.ENVELOPE_RECEIVED, parsed.id, parsed.correlation_id, token)

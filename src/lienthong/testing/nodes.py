@@ -80,6 +80,37 @@ def agency_p12(pki, agency: str, folder: Path) -> tuple[Path, str]:
     return path, passphrase
 
 
+def node_tls_files(pki, folder: Path) -> tuple[str, str]:
+    """The TEST PKI's node TLS certificate (with its chain) and key, as PEM files."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    passphrase = pki.p12_passphrase("node-tls")
+    passphrase = passphrase.encode() if isinstance(passphrase, str) else passphrase
+    key, certificate, chain = pkcs12.load_key_and_certificates(
+        pki.p12_path("node-tls").read_bytes(), passphrase
+    )
+    folder = folder / "tls"
+    folder.mkdir(parents=True, exist_ok=True)
+    certificate_path, key_path = folder / "node.pem", folder / "node.key"
+    certificate_path.write_bytes(
+        b"".join(c.public_bytes(serialization.Encoding.PEM) for c in [certificate, *chain])
+    )
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return str(certificate_path), str(key_path)
+
+
+def node_tls_fingerprint(pki) -> str:
+    return pki.certificate("node-tls").sha256.hex()
+
+
 @dataclass
 class Node:
     spec: NodeSpec
@@ -90,6 +121,11 @@ class Node:
     worker: subprocess.Popen | None = None
     extra_env: dict[str, str] | None = None
     host: str = "127.0.0.1"
+    # Mutual TLS between nodes (NodeNetwork(tls=True)): the exchange listener's port
+    # and the node's certificate and key files.
+    exchange_port: int = 0
+    tls_files: tuple[str, str] | None = None
+    exchange_server: subprocess.Popen | None = None
 
     @property
     def identifier(self) -> str:
@@ -99,6 +135,11 @@ class Node:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def exchange_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.exchange_port}"
 
     def env(self) -> dict[str, str]:
         env = {
@@ -122,6 +163,15 @@ class Node:
             LIENTHONG_EXCHANGE_HTTP_TIMEOUT="5",
             PYTHONUNBUFFERED="1",
         )
+        if self.tls_files:
+            certificate, key = self.tls_files
+            env.update(
+                LIENTHONG_EXCHANGE_LISTEN_PORT=str(self.exchange_port),
+                LIENTHONG_TLS_CERTIFICATE=certificate,
+                LIENTHONG_TLS_PRIVATE_KEY=key,
+                LIENTHONG_EXCHANGE_TLS_CLIENT_CERT=certificate,
+                LIENTHONG_EXCHANGE_TLS_CLIENT_KEY=key,
+            )
         env.update(self.extra_env or {})
         return env
 
@@ -193,6 +243,29 @@ class Node:
                 time.sleep(0.1)
         raise RuntimeError(f"node {self.spec.name}: the server did not answer within 60 s")
 
+    def start_exchange_server(self) -> None:
+        """The mutual-TLS listener (``serve --exchange``), once it completes a handshake."""
+        import ssl
+
+        self.exchange_server = self._command(
+            "serve", "--exchange", "--host", self.host, "--workers", "1", log="exchange-server"
+        )
+        certificate, key = self.tls_files
+        context = ssl.create_default_context(cafile=str(self.root / "tls" / "trust-list.pem"))
+        context.load_cert_chain(certificate, key)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.exchange_server.poll() is not None:
+                raise RuntimeError(f"node {self.spec.name}: see exchange-server.log")
+            try:
+                url = f"{self.exchange_url}/healthz"
+                with urllib.request.urlopen(url, timeout=1, context=context) as answer:  # noqa: S310
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"node {self.spec.name}: no TLS listener within 60 s")
+
     def start_worker(self) -> None:
         self.worker = self._command("worker", "--idle", "0.2", log="worker")
 
@@ -212,6 +285,8 @@ class Node:
     def stop(self) -> None:
         self.kill_worker()
         self.kill_server()
+        self._kill(self.exchange_server)
+        self.exchange_server = None
 
 
 class NodeNetwork:
@@ -228,8 +303,10 @@ class NodeNetwork:
         rights: list[tuple] | None = None,
         env: dict[str, str] | None = None,
         host: str = "127.0.0.1",
+        tls: bool = False,
     ):
         self.pki = pki
+        self.tls = tls
         self.root = root
         self.rights = rights or []
         base = os.environ.get("DATABASE_URL", "")
@@ -243,9 +320,12 @@ class NodeNetwork:
                 url = f"{self.pg_admin.rsplit('/', 1)[0]}/lt_node_{spec.name}_{self.suffix}"
             else:
                 url = f"sqlite:///{folder / 'node.sqlite3'}"
-            self.nodes[spec.name] = Node(
+            self.nodes[spec.name] = node = Node(
                 spec, folder, free_port(host), url, extra_env=env, host=host
             )
+            if tls:
+                node.exchange_port = free_port(host)
+                node.tls_files = node_tls_files(pki, folder)
 
     def __getitem__(self, name: str) -> Node:
         return self.nodes[name]
@@ -264,6 +344,8 @@ class NodeNetwork:
                 self.prepare(node)
             for node in self.nodes.values():
                 node.start_server()
+                if self.tls:
+                    node.start_exchange_server()
                 node.start_worker()
         except BaseException:
             self.__exit__()
@@ -281,7 +363,12 @@ class NodeNetwork:
     def prepare(self, node: Node) -> None:
         """Migrate, import the directory, place the test nodes, trust the TEST PKI, keys, rights."""
         placement = {
-            other.identifier: {"url": other.url, "agencies": other.spec.agencies}
+            other.identifier: {
+                "url": other.url,
+                "exchange_url": other.exchange_url if self.tls else "",
+                "pin": node_tls_fingerprint(self.pki) if self.tls else "",
+                "agencies": other.spec.agencies,
+            }
             for other in self.nodes.values()
         }
         keys = []
@@ -302,7 +389,9 @@ class NodeNetwork:
             for identifier, place in {placement!r}.items():
                 row, _ = Node.objects.update_or_create(
                     identifier=identifier,
-                    defaults=dict(name=identifier, role="provincial", base_url=place["url"]),
+                    defaults=dict(name=identifier, role="provincial", base_url=place["url"],
+                                  exchange_url=place["exchange_url"],
+                                  tls_certificate_sha256=place["pin"]),
                 )
                 Agency.objects.filter(identifier__in=place["agencies"]).update(node=row)
             testpki.add_to_trust_list(testpki.load_test_pki({str(self.pki.directory)!r}), actor="test")
@@ -312,6 +401,9 @@ class NodeNetwork:
                     passphrase=key["passphrase"].encode(), name="TEST " + key["agency"],
                     agency=Agency.objects.get(identifier=key["agency"]),
                 )
+            if {self.tls!r}:
+                from lienthong.exchange import tls
+                tls.ca_bundle()
             for provider, kind, consumer in {self.rights!r}:
                 AccessRight.objects.get_or_create(
                     provider=Agency.objects.get(identifier=provider), message_type=kind,

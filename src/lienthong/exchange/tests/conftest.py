@@ -32,12 +32,16 @@ NODE_URL = "http://node.test"
 
 def in_process_app():
     """The node's WSGI application for an in-process client: like Django's test
-    client, a request must not close the test's database connection."""
+    client, a request must not close the test's database connection. Reentrant:
+    a request may make another (a query's client node calling the provider's)."""
     handler = get_wsgi_application()
+    depth = [0]
 
     def app(environ, start_response):
-        request_started.disconnect(close_old_connections)
-        request_finished.disconnect(close_old_connections)
+        if depth[0] == 0:
+            request_started.disconnect(close_old_connections)
+            request_finished.disconnect(close_old_connections)
+        depth[0] += 1
         try:
             result = handler(environ, start_response)
             try:
@@ -45,8 +49,10 @@ def in_process_app():
             finally:
                 result.close()
         finally:
-            request_started.connect(close_old_connections)
-            request_finished.connect(close_old_connections)
+            depth[0] -= 1
+            if depth[0] == 0:
+                request_started.connect(close_old_connections)
+                request_finished.connect(close_old_connections)
 
     return app
 

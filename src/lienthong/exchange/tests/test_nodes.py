@@ -8,8 +8,12 @@ and nothing is applied twice.
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
 import time
 
+import httpx
 import pytest
 
 from lienthong.testing.nodes import NodeNetwork, NodeSpec
@@ -199,6 +203,73 @@ def test_a_node_follows_the_directory_published_by_another(network):
     # Still exchanging, on the directory it follows.
     ids = send(a, 2, "DOSSIER-AFTER-SNAPSHOT")
     wait_for(all_delivered(a, ids), what="delivery on the followed directory")
+
+
+class _Registry(http.server.BaseHTTPRequestHandler):
+    """The office's records system: answers GET /records/{n} with what it was asked."""
+
+    def do_GET(self):
+        body = json.dumps(
+            {"path": self.path, "client": self.headers.get("X-Lienthong-Client")}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_synchronous_query_between_nodes_is_signed_checked_and_logged_on_both(network):
+    a, b = network["a"], network["b"]
+    registry = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
+    threading.Thread(target=registry.serve_forever, daemon=True).start()
+    try:
+        b.python(f"""
+            from lienthong.directory.models import Agency
+            from lienthong.exchange import queries
+            from lienthong.exchange.models import AccessRight
+            office = Agency.objects.get(identifier={OFFICE!r})
+            queries.register_service(actor="test", agency=office, subsystem="registry",
+                                     code="birth_records",
+                                     backend_url="http://127.0.0.1:{registry.server_port}")
+            AccessRight.objects.get_or_create(
+                provider=office, message_type="query.birth_records",
+                consumer=Agency.objects.get(identifier={MINISTRY!r}))
+        """)
+        token = a.python(f"""
+            from lienthong.directory.models import Agency
+            from lienthong.exchange import adapter
+            _, result = adapter.add_system(actor="test", subsystem="queries", name="TEST",
+                                           agency=Agency.objects.get(identifier={MINISTRY!r}))
+        """)
+        url = f"{a.url}/api/v1/exchange/query/VN:GOV:{OFFICE}:registry/birth_records/records/7"
+
+        reply = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        again = httpx.get(url + "?copy=2", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        registry.shutdown()
+
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"path": "/records/7", "client": f"VN:GOV:{MINISTRY}:queries"}
+    assert again.json()["path"] == "/records/7?copy=2"
+    query_id = reply.headers["X-Lienthong-Query-Id"]
+    kinds = "SELECT kind FROM exchange_logrecord WHERE envelope_id = ? ORDER BY sequence"
+    assert [k for (k,) in a.query(kinds, (query_id,))] == [
+        "query-sent",
+        "response-received",
+    ]
+    assert [k for (k,) in b.query(kinds, (query_id,))] == [
+        "query-received",
+        "response-sent",
+    ]
+    for node in (a, b):
+        assert node.python("""
+            from lienthong.exchange import log
+            result = log.verify().intact
+        """)
 
 
 def ipv6_loopback() -> bool:

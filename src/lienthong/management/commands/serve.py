@@ -7,7 +7,7 @@ import sys
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from lienthong.config import env_int, env_str
 
@@ -44,16 +44,39 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=env_int("LIENTHONG_PORT", 8000))
         parser.add_argument("--workers", type=int, default=env_int("LIENTHONG_WORKERS", 2))
         parser.add_argument("--threads", type=int, default=env_int("LIENTHONG_THREADS", 4))
+        parser.add_argument(
+            "--exchange",
+            action="store_true",
+            help="Serve the node-to-node listener instead: mutual TLS on "
+            "LIENTHONG_EXCHANGE_LISTEN_PORT, envelopes and queries only.",
+        )
 
     def handle(self, *args, **options):
-        if settings.PRODUCTION:
-            call_command("collectstatic", interactive=False, verbosity=0)
-        argv = granian_argv(
-            host=options["host"],
-            port=options["port"],
-            workers=options["workers"],
-            threads=options["threads"],
-        )
+        if options["exchange"]:
+            from lienthong.exchange import tls
+
+            try:
+                tls_argv = tls.granian_tls_argv()
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+            argv = granian_argv(
+                host=options["host"],
+                port=settings.EXCHANGE_LISTEN_PORT,
+                workers=options["workers"],
+                threads=options["threads"],
+            )
+            argv[-1:-1] = tls_argv
+            # The child serves node-to-node calls only (tls.ListenerMiddleware).
+            os.environ["LIENTHONG_LISTENER"] = "exchange"
+        else:
+            if settings.PRODUCTION:
+                call_command("collectstatic", interactive=False, verbosity=0)
+            argv = granian_argv(
+                host=options["host"],
+                port=options["port"],
+                workers=options["workers"],
+                threads=options["threads"],
+            )
         sys.stdout.flush()
         # Replace this process so signals from the supervisor reach granian directly.
         os.execv(argv[0], argv)  # noqa: S606

@@ -31,11 +31,12 @@ from lienthong.audit import services as audit
 from lienthong.audit.models import AuditRecord
 from lienthong.directory.models import Agency
 from lienthong.exchange import delivery, evidence, log
-from lienthong.exchange.envelope import TYPE_RE
+from lienthong.exchange.envelope import TYPE_RE, EnvelopeError
 from lienthong.exchange.models import (
     AccessRight,
     InboundMessage,
     OutboundMessage,
+    QueryService,
     SystemClient,
 )
 
@@ -92,6 +93,29 @@ class Command(BaseCommand):
         disable = actions.add_parser("disable-system", help="Refuse a connected system's token.")
         disable.add_argument("agency")
         disable.add_argument("subsystem")
+        hook = actions.add_parser(
+            "set-webhook", help="Post a connected system's envelopes to a URL; prints its secret."
+        )
+        hook.add_argument("agency")
+        hook.add_argument("subsystem")
+        hook.add_argument("url")
+        unhook = actions.add_parser("remove-webhook", help="Stop posting to a system's webhook.")
+        unhook.add_argument("agency")
+        unhook.add_argument("subsystem")
+        service = actions.add_parser(
+            "add-service",
+            help="Provide a synchronous query service, forwarded to a backend URL "
+            "(callers need the right query.CODE: see grant).",
+        )
+        service.add_argument("agency")
+        service.add_argument("subsystem")
+        service.add_argument("code", help="e.g. birth_records (lower case, digits, underscores)")
+        service.add_argument("backend_url")
+        service.add_argument("--timeout", type=int, default=20, help="seconds (default 20)")
+        stop = actions.add_parser("disable-service", help="Stop answering a query service.")
+        stop.add_argument("agency")
+        stop.add_argument("subsystem")
+        stop.add_argument("code")
         for name, text in (("grant", "Allow"), ("revoke-grant", "Stop allowing")):
             grant = actions.add_parser(
                 name, help=f"{text} agencies to send a message type to an agency of this node."
@@ -130,6 +154,10 @@ class Command(BaseCommand):
                 self.add_system(options)
             case "disable-system":
                 self.disable_system(options)
+            case "set-webhook" | "remove-webhook" as action:
+                self.webhook(options, remove=action == "remove-webhook")
+            case "add-service" | "disable-service" as action:
+                self.service(options, enable=action == "add-service")
             case "grant" | "revoke-grant" as action:
                 self.grant(options, enable=action == "grant")
 
@@ -241,7 +269,6 @@ class Command(BaseCommand):
 
     def add_system(self, options) -> None:
         from lienthong.exchange import adapter
-        from lienthong.exchange.envelope import EnvelopeError
 
         agency = _agency(options["agency"])
         if SystemClient.objects.filter(agency=agency, subsystem=options["subsystem"]).exists():
@@ -273,6 +300,54 @@ class Command(BaseCommand):
                     source="cli",
                 )
         self.stdout.write(f"disabled {system}")
+
+    def webhook(self, options, *, remove: bool) -> None:
+        from lienthong.exchange import webhooks
+
+        system = SystemClient.objects.filter(
+            agency=_agency(options["agency"]), subsystem=options["subsystem"]
+        ).first()
+        if system is None:
+            raise CommandError("no such connected system")
+        if remove:
+            webhooks.remove_webhook(actor=ACTOR, system=system)
+            self.stdout.write(f"no more posts to {system}")
+            return
+        try:
+            secret = webhooks.set_webhook(actor=ACTOR, system=system, url=options["url"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"posting envelopes for {system} to {options['url']}")
+        self.stdout.write(
+            f"secret (shown once; the system verifies X-Lienthong-Signature): {secret}"
+        )
+
+    def service(self, options, *, enable: bool) -> None:
+        from lienthong.exchange import queries
+
+        agency = _agency(options["agency"])
+        if enable:
+            url, timeout = options["backend_url"], options["timeout"]
+        else:
+            existing = QueryService.objects.filter(
+                agency=agency, subsystem=options["subsystem"], code=options["code"]
+            ).first()
+            if existing is None:
+                raise CommandError("no such query service")
+            url, timeout = existing.backend_url, existing.timeout_seconds
+        try:
+            service = queries.register_service(
+                actor=ACTOR,
+                agency=agency,
+                subsystem=options["subsystem"],
+                code=options["code"],
+                backend_url=url,
+                timeout_seconds=timeout,
+                enabled=enable,
+            )
+        except (ValueError, EnvelopeError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"{'providing' if enable else 'disabled'}: {service} → {url}")
 
     def grant(self, options, *, enable: bool) -> None:
         if TYPE_RE.fullmatch(options["type"]) is None and not (
