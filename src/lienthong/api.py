@@ -11,6 +11,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError, ValidationError
 
 from lienthong import __version__
+from lienthong.catalog.api import router as catalog_router
 from lienthong.directory.api import router as directory_router
 from lienthong.errors import ApiError, invalid_input
 from lienthong.exchange.adapter import router as adapter_router
@@ -97,3 +98,4 @@ api.add_router("/", directory_router)
 api.add_router("/", trust_router)
 api.add_router("/", exchange_router)
 api.add_router("/", adapter_router)
+api.add_router("/", catalog_router)

@@ -37,6 +37,17 @@ def check_configuration(app_configs=None, **kwargs):
                 id="lienthong.E002",
             )
         )
+    carried = settings.EXCHANGE_QUERY_MAX_BYTES * 2 + 64 * 1024
+    if carried > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        problems.append(
+            Error(
+                "LIENTHONG_EXCHANGE_QUERY_MAX_BYTES is too large for LIENTHONG_MAX_REQUEST_BYTES: "
+                "a signed query of that size would be refused by the provider's node.",
+                hint=f"Raise LIENTHONG_MAX_REQUEST_BYTES to at least {carried} "
+                "or lower the query limit.",
+                id="lienthong.E003",
+            )
+        )
     if not settings.PRODUCTION:
         return problems
 

@@ -1,13 +1,18 @@
 """The ``lienthong`` command: manage.py with clearer names.
 
     lienthong demo                  set up the embedded demo and serve it
-    lienthong serve                 production server (granian)
+    lienthong serve [--exchange]    production server (granian); --exchange: the mutual-TLS
+                                    listener for other nodes
+    lienthong worker                delivers the exchange's outbox, pulls the directory
     lienthong import-units          administrative units from vietnam-provinces
     lienthong import-agencies       central agencies, committees and departments
     lienthong import-postal-codes   postal codes from the official CSV layout
     lienthong openapi --check       compare the API with the committed document
     lienthong trust list|add|show|enable|disable   the trust list (roots of both hierarchies)
     lienthong pki init|serve|revoke|status         the TEST PKI for demos and tests
+    lienthong directory publish|join|pull|status  signed directory snapshots
+    lienthong exchange verify-log|evidence|add-system|add-service|grant|…   the exchange
+    lienthong catalog seed|holidays                the procedure catalogue, public holidays
     lienthong <django command>      migrate, createsuperuser, check, shell, ...
 
 Hyphenated names map to the management commands of the same name with

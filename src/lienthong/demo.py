@@ -19,6 +19,8 @@ from django.db import transaction
 
 from lienthong.audit import services as audit
 from lienthong.audit.models import AuditRecord
+from lienthong.identity import factors
+from lienthong.identity.models import TotpDevice
 
 DEMO_SOURCE = "demo"
 
@@ -28,6 +30,8 @@ class DemoAccount:
     username: str
     role: str
     password: str
+    # Staff sign in with a second factor: the key of an authenticator app (TOTP).
+    totp_key: str = ""
 
 
 DEMO_ACCOUNTS = [
@@ -39,15 +43,27 @@ def accounts_file() -> Path:
     return Path(settings.DATA_DIR) / "demo-accounts.json"
 
 
+def demo_totp_key(username: str) -> str:
+    """The authenticator key kept for a demo account in the data folder ('' if none)."""
+    path = accounts_file()
+    if not path.exists() or username not in dict(DEMO_ACCOUNTS):
+        return ""
+    kept = json.loads(path.read_text("utf-8")).get(username)
+    return kept.get("totp", "") if isinstance(kept, dict) else ""
+
+
 def ensure_demo_accounts() -> list[DemoAccount]:
     """Create the demo accounts that do not exist yet; return all with their passwords."""
     path = accounts_file()
-    stored: dict[str, str] = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    stored: dict[str, dict[str, str]] = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    # Older data folders kept only the password.
+    stored = {k: v if isinstance(v, dict) else {"password": v} for k, v in stored.items()}
     User = get_user_model()
     accounts = []
     with transaction.atomic():
         for username, role in DEMO_ACCOUNTS:
-            password = stored.get(username) or secrets.token_urlsafe(12)
+            kept = stored.get(username, {})
+            password = kept.get("password") or secrets.token_urlsafe(12)
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = User.objects.create_superuser(username=username, email="", password=password)
@@ -67,8 +83,15 @@ def ensure_demo_accounts() -> list[DemoAccount]:
                     changes={"password": ["(reset for the demo)", ""]},
                     source=DEMO_SOURCE,
                 )
-            stored[username] = password
-            accounts.append(DemoAccount(username=username, role=role, password=password))
+            totp_key = kept.get("totp", "")
+            if not totp_key or not TotpDevice.objects.filter(user=user, confirmed=True).exists():
+                totp_key, _backup_codes = factors.issue_totp(
+                    actor=DEMO_SOURCE, user=user, source=DEMO_SOURCE
+                )
+            stored[username] = {"password": password, "totp": totp_key}
+            accounts.append(
+                DemoAccount(username=username, role=role, password=password, totp_key=totp_key)
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -63,10 +63,14 @@ INSTALLED_APPS = [
     "lienthong.directory",
     "lienthong.trust",
     "lienthong.exchange",
+    "lienthong.identity",
+    "lienthong.catalog",
+    "lienthong.dossiers",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "lienthong.exchange.tls.ListenerMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -77,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "lienthong.audit.middleware.AuditContextMiddleware",
+    "lienthong.identity.sessions.SessionPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "lienthong.urls"
@@ -133,7 +138,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# Everyone signs in at /account/ (lienthong.identity), staff included: the
+# admin's own sign-in page redirects there, so nobody gets around the second factor.
+LOGIN_URL = "identity:sign-in"
+LOGIN_REDIRECT_URL = "identity:security"
 
 # --- Internationalisation: Vietnamese first, English available --------------
 LANGUAGE_CODE = "vi"
@@ -219,13 +227,31 @@ EXCHANGE_BACKOFF_SECONDS = env_int("LIENTHONG_EXCHANGE_BACKOFF_SECONDS", 2)
 EXCHANGE_BACKOFF_CAP_SECONDS = env_int("LIENTHONG_EXCHANGE_BACKOFF_CAP_SECONDS", 3600)
 EXCHANGE_LEASE_SECONDS = env_int("LIENTHONG_EXCHANGE_LEASE_SECONDS", 120)
 EXCHANGE_HTTP_TIMEOUT = env_int("LIENTHONG_EXCHANGE_HTTP_TIMEOUT", 30)
+# How long a process keeps the directory facts every message consults (who is
+# hosted, rights, endpoints, keys: exchange/facts.py); 0 asks the database each time.
+EXCHANGE_FACTS_SECONDS = env_int("LIENTHONG_EXCHANGE_FACTS_SECONDS", 5)
+# Synchronous queries (exchange/queries.py): the largest request or response body
+# carried, and how long a client's node waits for the provider's node.
+EXCHANGE_QUERY_MAX_BYTES = env_int("LIENTHONG_EXCHANGE_QUERY_MAX_BYTES", 2 * 1024 * 1024)
+EXCHANGE_QUERY_TIMEOUT = env_int("LIENTHONG_EXCHANGE_QUERY_TIMEOUT", 30)
 # Default age (days) for `exchange archive-log` and `exchange purge-messages`.
 EXCHANGE_RETENTION_DAYS = env_int("LIENTHONG_EXCHANGE_RETENTION_DAYS", 365)
-# Mutual TLS between nodes: this node's client certificate and the CA bundle
-# that signs the peers' server certificates (files; empty: plain HTTP on loopback).
+# Mutual TLS between nodes (exchange/tls.py). Receiving: `lienthong serve --exchange`
+# listens on EXCHANGE_LISTEN_PORT with the node's certificate and requires a client
+# certificate issued under EXCHANGE_TLS_CLIENT_CA (default: the trust list); the
+# public listener then refuses node-to-node calls. Sending: this node's client
+# certificate, and the CA bundle its peers' server certificates must lead to
+# (default: the trust list). Files, PEM; the key unencrypted PKCS#8, owner-only.
+EXCHANGE_LISTEN_PORT = env_int("LIENTHONG_EXCHANGE_LISTEN_PORT", 0)
+TLS_CERTIFICATE = env_str("LIENTHONG_TLS_CERTIFICATE")
+TLS_PRIVATE_KEY = env_str("LIENTHONG_TLS_PRIVATE_KEY")
+EXCHANGE_TLS_CLIENT_CA = env_str("LIENTHONG_EXCHANGE_TLS_CLIENT_CA")
 EXCHANGE_TLS_CLIENT_CERT = env_str("LIENTHONG_EXCHANGE_TLS_CLIENT_CERT")
 EXCHANGE_TLS_CLIENT_KEY = env_str("LIENTHONG_EXCHANGE_TLS_CLIENT_KEY")
 EXCHANGE_TLS_CA = env_str("LIENTHONG_EXCHANGE_TLS_CA")
+# Which listener this process serves: "public" (pages, APIs) or "exchange" (set by
+# `lienthong serve --exchange`: node-to-node calls only, over mutual TLS).
+LISTENER = env_choice("LIENTHONG_LISTENER", ("public", "exchange"), "public")
 
 # RFC 3161 time-stamping authority: timestamps of the message log's head, every
 # so many seconds (by the worker).
@@ -235,6 +261,16 @@ EXCHANGE_LOG_TIMESTAMP_SECONDS = env_int("LIENTHONG_EXCHANGE_LOG_TIMESTAMP_SECON
 # Prometheus metrics (/metrics): a bearer token; without one, loopback clients only.
 METRICS_TOKEN = env_str("LIENTHONG_METRICS_TOKEN")
 
+# Dossiers (lienthong.dossiers): the largest attachment accepted (bytes), the file
+# types accepted when a procedure's document names none, where attachments are
+# kept (default <data dir>/dossiers) and how the citizen is told of a status change.
+DOSSIERS_MAX_ATTACHMENT_BYTES = env_int("LIENTHONG_DOSSIERS_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+DOSSIERS_ACCEPTED_TYPES = env_list("LIENTHONG_DOSSIERS_ACCEPTED_TYPES", ["pdf", "jpg", "png"])
+DOSSIERS_STORAGE_DIR = Path(
+    env_str("LIENTHONG_DOSSIERS_STORAGE_DIR", str(DATA_DIR / "dossiers"))
+).resolve()
+DOSSIERS_NOTIFY_BACKENDS = env_list("LIENTHONG_DOSSIERS_NOTIFY_BACKENDS", ["console"])
+
 # --- The directory ----------------------------------------------------------
 # Signed snapshots: the agency whose key signs them (on the central node), how
 # long one is valid, and how often a following node pulls.
@@ -242,3 +278,39 @@ DIRECTORY_AUTHORITY = env_str("LIENTHONG_DIRECTORY_AUTHORITY", "000.00.00.G22")
 DIRECTORY_SNAPSHOT_DAYS = env_int("LIENTHONG_DIRECTORY_SNAPSHOT_DAYS", 7)
 DIRECTORY_POLL_SECONDS = env_int("LIENTHONG_DIRECTORY_POLL_SECONDS", 600)
 DIRECTORY_PAGE_SIZE = env_int("LIENTHONG_DIRECTORY_PAGE_SIZE", 50)
+
+# --- Identity: accounts, second factors, sessions (lienthong.identity) --------
+# Sessions end after this long without a request, and this long after sign-in.
+IDENTITY_SESSION_IDLE_SECONDS = env_int("LIENTHONG_IDENTITY_SESSION_IDLE_SECONDS", 30 * 60)
+IDENTITY_SESSION_ABSOLUTE_SECONDS = env_int(
+    "LIENTHONG_IDENTITY_SESSION_ABSOLUTE_SECONDS", 12 * 3600
+)
+SESSION_COOKIE_AGE = IDENTITY_SESSION_ABSOLUTE_SECONDS
+# Time allowed between the password and the second factor.
+IDENTITY_PENDING_SECONDS = env_int("LIENTHONG_IDENTITY_PENDING_SECONDS", 5 * 60)
+# Sensitive actions need a passkey or code proved this recently (step-up).
+IDENTITY_STEP_UP_SECONDS = env_int("LIENTHONG_IDENTITY_STEP_UP_SECONDS", 5 * 60)
+# Lockout: wrong passwords or codes per identifier, and per client address,
+# within (and locked for) IDENTITY_LOCKOUT_SECONDS.
+IDENTITY_MAX_FAILURES = env_int("LIENTHONG_IDENTITY_MAX_FAILURES", 5)
+IDENTITY_MAX_FAILURES_PER_ADDRESS = env_int("LIENTHONG_IDENTITY_MAX_FAILURES_PER_ADDRESS", 50)
+IDENTITY_LOCKOUT_SECONDS = env_int("LIENTHONG_IDENTITY_LOCKOUT_SECONDS", 15 * 60)
+# SMS one-time codes: gateway (console, file, memory or a dotted class path),
+# validity and the pause before another code may be sent.
+IDENTITY_SMS_BACKEND = env_str("LIENTHONG_IDENTITY_SMS_BACKEND", "console")
+IDENTITY_SMS_CODE_SECONDS = env_int("LIENTHONG_IDENTITY_SMS_CODE_SECONDS", 5 * 60)
+IDENTITY_SMS_RESEND_SECONDS = env_int("LIENTHONG_IDENTITY_SMS_RESEND_SECONDS", 60)
+# Passkeys (WebAuthn): the relying-party id is the site's domain; the origins
+# are the exact https://host[:port] the pages are served from. In production
+# they default to the first host name of ALLOWED_HOSTS and https:// on it;
+# elsewhere to localhost (any port), where browsers allow WebAuthn without TLS.
+_host_names = [h for h in ALLOWED_HOSTS if h[:1].isalpha() and h != "localhost" and "*" not in h]
+IDENTITY_RP_ID = env_str(
+    "LIENTHONG_IDENTITY_RP_ID",
+    (_host_names[0] if _host_names else "") if PRODUCTION else "localhost",
+)
+IDENTITY_RP_NAME = env_str("LIENTHONG_IDENTITY_RP_NAME", "Liên Thông")
+IDENTITY_ORIGINS = env_list(
+    "LIENTHONG_IDENTITY_ORIGINS",
+    [f"https://{IDENTITY_RP_ID}"] if PRODUCTION and IDENTITY_RP_ID else [],
+)

@@ -12,8 +12,12 @@ urlpatterns = [
     path("directory/", include("lienthong.directory.urls")),
     path("trust/", include("lienthong.trust.urls")),
     path("exchange/", include("lienthong.exchange.urls")),
+    path("account/", include("lienthong.identity.urls")),
+    path("procedures/", include("lienthong.catalog.urls")),
     path("metrics", exchange_views.metrics, name="metrics"),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "lienthong.views.not_found"

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
+from django.views.defaults import page_not_found
 
 from lienthong.directory import selectors
 from lienthong.node import this_node
@@ -59,3 +60,19 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
     )
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404: for the JSON API a body with a stable code, like its other errors; for
+    pages Django's own answer."""
+    if request.path_info.startswith("/api/"):
+        from lienthong.errors import ApiError
+
+        error = ApiError(
+            404,
+            "not_found",
+            "Không có địa chỉ này trong API.",
+            "There is no such address in the API.",
+        )
+        return JsonResponse(error.body(), status=404)
+    return page_not_found(request, exception)

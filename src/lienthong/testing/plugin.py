@@ -30,13 +30,19 @@ def django_db_modify_db_settings(tmp_path_factory, django_db_modify_db_settings_
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Import the national directory once into the fresh test database."""
+    """Import the national directory and seed the procedure catalogue (with the public
+    holidays of 2026 and 2027) once into the fresh test database: every test starts
+    from the same reference data, whatever ran before it."""
+    from lienthong.catalog import services as catalog
     from lienthong.directory import services
 
     with django_db_blocker.unblock():
         data, source = services.package_units_source()
         services.import_units(actor="test-setup", rows=services.parse_units(data), source=source)
         services.import_agencies(actor="test-setup")
+        catalog.seed_catalog(actor="test-setup")
+        for year in (2026, 2027):
+            catalog.load_holidays(actor="test-setup", year=year)
 
 
 @pytest.fixture
@@ -51,6 +57,7 @@ def operator(db, django_user_model):
 def fresh_trust_caches():
     """Each test starts from its own database state: the per-process caches of the
     trust-list version, trust material and revocation answers are forgotten."""
+    from lienthong.exchange import facts
     from lienthong.trust import revocation, signing
     from lienthong.trust.validation import jws, service
 
@@ -58,6 +65,7 @@ def fresh_trust_caches():
     service.forget_trust_material()
     revocation.forget_cached()
     signing.forget_prepared_keys()
+    facts.forget()
     yield
 
 

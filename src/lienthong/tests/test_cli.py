@@ -44,6 +44,21 @@ def test_demo_prepares_sqlite_in_the_data_folder_and_prints_url_and_accounts(dem
     assert "operator / " in out
     password = out.split("operator / ", 1)[1].split()[0]
     assert len(password) >= 16
+    assert "catalog: " in out
+
+
+def test_the_demo_operator_signs_in_with_a_second_factor_the_demo_prints(demo_data):
+    import pyotp
+
+    data_dir, out = demo_data
+    key = out.split("authenticator app key ", 1)[1].split()[0]
+
+    code = run(["demo", "--code", "operator"], data_dir)
+
+    assert code.returncode == 0, code.stderr
+    assert pyotp.TOTP(key).verify(code.stdout.strip(), valid_window=1)
+    unknown = run(["demo", "--code", "nobody"], data_dir)
+    assert unknown.returncode != 0
 
 
 def test_demo_twice_changes_nothing_and_keeps_the_passwords(demo_data):
@@ -54,6 +69,10 @@ def test_demo_twice_changes_nothing_and_keeps_the_passwords(demo_data):
     assert (
         first.split("operator / ", 1)[1].split()[0]
         == again.stdout.split("operator / ", 1)[1].split()[0]
+    )
+    assert (
+        first.split("authenticator app key ", 1)[1].split()[0]
+        == again.stdout.split("authenticator app key ", 1)[1].split()[0]
     )
 
 

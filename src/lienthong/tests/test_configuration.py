@@ -145,3 +145,13 @@ def test_a_malformed_variable_stops_the_command_with_its_name(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "lienthong: configuration error: LIENTHONG_ENV: expected one of development, production, got 'staging'"
     ]
+
+
+def test_a_query_limit_the_request_limit_cannot_carry_is_refused(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+    settings.EXCHANGE_QUERY_MAX_BYTES = 3 * 1024 * 1024
+
+    assert [p.id for p in checks.check_configuration()] == ["lienthong.E003"]
+
+    settings.EXCHANGE_QUERY_MAX_BYTES = 2 * 1024 * 1024
+    assert checks.check_configuration() == []

@@ -93,3 +93,16 @@ def test_audit_addresses_come_from_trusted_proxies_only(rf, settings):
 def test_probes_answer_head_requests(client):
     assert client.head("/healthz").status_code == 200
     assert client.head("/readyz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_address_is_a_json_404_with_a_code_and_a_page_stays_html(client):
+    answer = client.get("/api/v1/no-such-thing")
+
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "not_found"
+    assert answer.json()["message_en"]
+
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")

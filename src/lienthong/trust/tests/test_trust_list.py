@@ -74,7 +74,8 @@ def test_adding_is_audited_with_the_facts_that_identify_the_certificate():
 
 def test_the_source_defaults_to_the_command_line():
     add(certs.issue("CLI Root TEST"))
-    assert AuditRecord.objects.get(action="create").source == "cli"
+    record = AuditRecord.objects.get(action="create", object_type="trust.trustedcertificate")
+    assert record.source == "cli"
 
 
 def test_intermediates_and_cross_certificates_are_offered_for_path_building_only():
