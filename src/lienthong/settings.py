@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "lienthong.identity",
     "lienthong.catalog",
     "lienthong.dossiers",
+    "lienthong.portal",
 ]
 
 MIDDLEWARE = [
@@ -125,7 +126,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections are kept (LIENTHONG_DB_CONN_MAX_AGE) on SQLite too: opening one
+    # and running the pragmas above cost about a millisecond per request.
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication ---------------------------------------------------------
@@ -212,10 +214,16 @@ TRUST_MAX_DOCUMENT_BYTES = env_int("LIENTHONG_MAX_DOCUMENT_MB", 20) * 1024 * 102
 TRUST_REPORT_RETENTION_DAYS = env_int("LIENTHONG_REPORT_RETENTION_DAYS", 30)
 # Public validation page: uploads per client address (django-ratelimit syntax).
 TRUST_VALIDATION_RATE = env_str("LIENTHONG_VALIDATION_RATE", "30/10m")
+# Anonymous dossier look-ups (code + phone or ID number) per client address.
+PORTAL_LOOKUP_RATE = env_str("LIENTHONG_PORTAL_LOOKUP_RATE", "10/10m")
 
 # --- The exchange (lienthong.exchange) ---------------------------------------
 EXCHANGE_MAX_ENVELOPE_BYTES = env_int("LIENTHONG_EXCHANGE_MAX_ENVELOPE_BYTES", 1_400_000)
 EXCHANGE_MAX_BATCH = env_int("LIENTHONG_EXCHANGE_MAX_BATCH", 500)
+# Each attachment file an envelope references travels separately, streamed, up to this size.
+EXCHANGE_MAX_ATTACHMENT_BYTES = env_int(
+    "LIENTHONG_EXCHANGE_MAX_ATTACHMENT_BYTES", 200 * 1024 * 1024
+)
 # A receiver refuses envelopes created further ahead of its clock than this
 # (seconds), and older than the replay window.
 EXCHANGE_MAX_CLOCK_SKEW = env_int("LIENTHONG_EXCHANGE_MAX_CLOCK_SKEW", 300)

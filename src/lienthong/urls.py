@@ -14,6 +14,7 @@ urlpatterns = [
     path("exchange/", include("lienthong.exchange.urls")),
     path("account/", include("lienthong.identity.urls")),
     path("procedures/", include("lienthong.catalog.urls")),
+    path("dossiers/", include("lienthong.portal.urls")),
     path("metrics", exchange_views.metrics, name="metrics"),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),

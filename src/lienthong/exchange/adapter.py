@@ -19,20 +19,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.security import HttpBearer
 
 from lienthong.audit import services as audit
 from lienthong.audit.models import AuditRecord
 from lienthong.errors import ApiError, ErrorOut, not_found
+from lienthong.exchange import attachments, queries, services, webhooks
 from lienthong.exchange import envelope as envelopes
-from lienthong.exchange import queries, services, webhooks
 from lienthong.exchange.models import InboundMessage, OutboundMessage, SystemClient
 
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
@@ -77,6 +77,9 @@ class SystemToken(HttpBearer):
                 SystemClient.objects.filter(pk=system.pk).update(last_used_at=now)
         return system
 
+
+# A file is named by its SHA-256 (attachments.py).
+Digest = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
 
 router = Router(tags=["exchange adapter"], auth=SystemToken())
 
@@ -334,3 +337,74 @@ for _method in queries.METHODS:
             summary=f"Synchronous query ({_method}) to another agency's service",
             description=QUERY_DESCRIPTION,
         )
+
+
+# --- Attachment files (attachments.py) ---------------------------------------------------------
+
+
+class AttachmentOut(Schema):
+    sha256: str
+    size: int
+
+
+def _attachment_refused(exc: attachments.AttachmentRefused) -> ApiError:
+    status, vi, en = attachments.REFUSALS[exc.code]
+    return ApiError(status, exc.code, vi, en)
+
+
+@router.put(
+    "/exchange/attachments/{sha256}",
+    response={201: AttachmentOut, 401: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    summary="Upload a file this system will attach to an envelope (before sending it)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+def upload_attachment(request: HttpRequest, sha256: Digest):
+    """Streamed, up to LIENTHONG_EXCHANGE_MAX_ATTACHMENT_BYTES; kept under its SHA-256
+    only when the bytes match it. The envelope then names it in `attachments`."""
+    length = request.META.get("CONTENT_LENGTH") or ""
+    try:
+        stored = attachments.store(
+            attachments.chunks_of(request),
+            sha256=sha256,
+            size=int(length) if length.isdigit() else None,
+        )
+    except attachments.AttachmentRefused as exc:
+        raise _attachment_refused(exc) from exc
+    return Status(201, {"sha256": stored, "size": attachments.size_of(stored)})
+
+
+@router.get(
+    "/exchange/attachments/{sha256}",
+    response={200: None, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Download a file attached to an envelope this system received or sent",
+)
+def download_attachment(request: HttpRequest, sha256: Digest):
+    system: SystemClient = request.auth
+    try:
+        size = attachments.size_of(sha256)
+    except attachments.AttachmentRefused as exc:
+        raise _attachment_refused(exc) from exc
+    # Only a file of one of its own envelopes: the same answer for absent and not its own.
+    mine = (
+        InboundMessage.objects.filter(
+            recipient=system.member, attachment_digests__contains=sha256
+        ).exists()
+        or OutboundMessage.objects.filter(
+            sender=system.member, attachment_digests__contains=sha256
+        ).exists()
+    )
+    if size is None or not mine:
+        raise not_found("tệp đính kèm", "attachment", "attachment_not_found")
+    response = StreamingHttpResponse(
+        attachments.read(sha256), content_type="application/octet-stream"
+    )
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = f'attachment; filename="{sha256}"'
+    return response

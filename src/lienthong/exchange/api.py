@@ -13,11 +13,14 @@ from typing import Annotated
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Path, Router, Schema, Status
 from pydantic import Field, StringConstraints
 
-from lienthong.errors import ApiError, ErrorOut
-from lienthong.exchange import queries, services
+from lienthong.errors import ApiError, ErrorOut, not_found
+from lienthong.exchange import attachments, queries, services
+
+# A file is named by its SHA-256 (attachments.py).
+Digest = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
 
 router = Router(tags=["exchange"])
 
@@ -81,3 +84,63 @@ def answer_query(request: HttpRequest, body: QueryIn):
     except services.ExchangeRefused as refused:
         raise ApiError(503, refused.code, refused.message_vi, refused.message_en) from refused
     return {"response": signed}
+
+
+# --- Attachment files between nodes (attachments.py) -----------------------------------------
+
+
+class FileOut(Schema):
+    sha256: str
+    size: int
+
+
+def _file_refused(exc: attachments.AttachmentRefused) -> ApiError:
+    status, vi, en = attachments.REFUSALS[exc.code]
+    return ApiError(status, exc.code, vi, en, details=[{"msg": exc.detail}] if exc.detail else [])
+
+
+@router.get(
+    "/exchange/files/{sha256}",
+    response={200: FileOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Whether this node holds an attachment file (before a transfer)",
+)
+def file_held(request: HttpRequest, sha256: Digest):
+    try:
+        size = attachments.size_of(sha256)
+    except attachments.AttachmentRefused as exc:
+        raise _file_refused(exc) from exc
+    if size is None:
+        raise not_found("tệp đính kèm", "attachment", "attachment_not_found")
+    return {"sha256": sha256, "size": size}
+
+
+@router.put(
+    "/exchange/files/{sha256}",
+    response={201: FileOut, 413: ErrorOut, 422: ErrorOut},
+    summary="Transfer an attachment file, streamed; stored only if its SHA-256 matches",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+def file_transfer(request: HttpRequest, sha256: Digest):
+    """Up to LIENTHONG_EXCHANGE_MAX_ATTACHMENT_BYTES; the file is kept under its
+    digest only when the bytes match it (and Content-Length, when given)."""
+    length = request.META.get("CONTENT_LENGTH") or ""
+    try:
+        stored = attachments.store(
+            _chunks(request),
+            sha256=sha256,
+            size=int(length) if length.isdigit() else None,
+        )
+    except attachments.AttachmentRefused as exc:
+        raise _file_refused(exc) from exc
+    return Status(201, {"sha256": stored, "size": attachments.size_of(stored)})
+
+
+def _chunks(request: HttpRequest):
+    return attachments.chunks_of(request)

@@ -38,10 +38,10 @@ from django.utils import timezone
 
 from lienthong.directory import snapshots
 from lienthong.directory.models import DirectoryAnchor
-from lienthong.exchange import facts, log, tls, webhooks
+from lienthong.exchange import attachments, facts, log, tls, webhooks
 from lienthong.exchange.envelope import unverified_payload
 from lienthong.exchange.models import LogRecord, OutboundMessage
-from lienthong.exchange.services import API_PATH, RECEIPT_TYPE
+from lienthong.exchange.services import API_PATH, FILES_PATH, RECEIPT_TYPE
 from lienthong.trust.validation.jws import verify_jws
 from lienthong.trust.validation.report import Indication
 
@@ -97,10 +97,15 @@ def claim(limit: int) -> list[OutboundMessage]:
         next_attempt_at__gt=now,
         pk__lt=OuterRef("pk"),
     )
+    due_now = OutboundMessage.objects.filter(
+        state=OutboundMessage.State.QUEUED, next_attempt_at__lte=now
+    )
+    # An idle worker polls: a plain read first, so that it takes no write lock (on
+    # SQLite every transaction here is a writer's) unless there is work.
+    if not due_now.exists():
+        return []
     with transaction.atomic():
-        due = OutboundMessage.objects.filter(
-            state=OutboundMessage.State.QUEUED, next_attempt_at__lte=now
-        ).exclude(Exists(waiting_before))
+        due = due_now.exclude(Exists(waiting_before))
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         messages = _in_line(list(due.order_by("pk")[:limit]))
@@ -167,6 +172,30 @@ def _post(client: httpx.Client, endpoint: str, tokens: list[str], pin: str = "")
     if not isinstance(receipt, str):
         raise ValueError("the answer holds no receipt")
     return receipt
+
+
+def _offer_files(http: httpx.Client, endpoint: str, batch: list[OutboundMessage], pin: str) -> None:
+    """Transfer the files the batch references that the receiver does not hold yet
+    (attachments.py): a look, then a streamed upload of each missing one."""
+    wanted = sorted({d for m in batch for d in m.attachment_digests.split()})
+    if not wanted:
+        return
+    base = endpoint.removesuffix(API_PATH) + FILES_PATH
+    for digest in wanted:
+        look = http.get(base + digest)
+        tls.check_pin(look, pin)
+        if look.status_code == 200 and look.json().get("size") == attachments.size_of(digest):
+            continue
+        size = attachments.size_of(digest)
+        if size is None:
+            raise ValueError(f"the attachment {digest} is no longer in this node's store")
+        answer = http.put(
+            base + digest,
+            content=attachments.read(digest),
+            headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+        )
+        tls.check_pin(answer, pin)
+        answer.raise_for_status()
 
 
 def _retry_or_bury(message: OutboundMessage, error: str, result: RoundResult) -> None:
@@ -258,6 +287,7 @@ def deliver_due(http: httpx.Client, limit: int | None = None) -> RoundResult:
     pins = tls.pins(API_PATH) if by_endpoint else {}
     for endpoint, batch in by_endpoint.items():
         try:
+            _offer_files(http, endpoint, batch, pins.get(endpoint, ""))
             receipt = _post(http, endpoint, [m.token for m in batch], pins.get(endpoint, ""))
         except (httpx.HTTPError, ValueError) as exc:
             for message in batch:

@@ -84,6 +84,8 @@ class OutboundMessage(models.Model):
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     receipt = models.TextField(_("receipt (JWS)"), blank=True)
     refusal_code = models.CharField(_("refusal code"), max_length=60, blank=True)
+    # SHA-256 digests of the attachments, space-separated (the files: attachments.py).
+    attachment_digests = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("sent message")
@@ -116,6 +118,7 @@ class InboundMessage(models.Model):
     token_sha256 = models.CharField(max_length=64)
     payload = models.JSONField(_("payload"))
     receipt = models.TextField(_("receipt (JWS)"))
+    attachment_digests = models.TextField(blank=True, default="", editable=False)
     acknowledged_at = models.DateTimeField(
         _("acknowledged by the recipient system"), null=True, blank=True
     )

@@ -20,6 +20,7 @@ order, and refuses it with the first reason that applies:
 ``clock_skew``              created more than the allowed skew in the future
 ``expired``                 created longer ago than the replay window
 ``forbidden``               no access right lets the sender send that type
+``attachment_missing``      a file the envelope names is not in the store yet
 ==========================  ==================================================
 
 Before all of these: a node that follows a directory authority and whose copy
@@ -47,6 +48,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from lienthong.directory.models import Agency
+from lienthong.exchange import attachments as attachments_store
 from lienthong.exchange import envelope as envelopes
 from lienthong.exchange import facts, log, webhooks
 from lienthong.exchange.models import InboundMessage, LogRecord, OutboundMessage
@@ -58,6 +60,7 @@ from lienthong.trust.validation.report import Indication
 
 RECEIPT_TYPE = "exchange.receipt"
 API_PATH = "/api/v1/exchange/envelopes"
+FILES_PATH = "/api/v1/exchange/files/"
 
 REFUSALS = {
     "malformed": (
@@ -184,6 +187,13 @@ def send(
         payload=payload,
         attachments=attachments,
     )
+    absent = attachments_store.missing(built.attachments)
+    if absent:
+        raise ExchangeRefused(
+            "attachment_missing",
+            f"Nút chưa lưu tệp đính kèm {absent[0]}: hãy tải tệp lên trước.",
+            f"The node does not hold the attachment {absent[0]}: upload the file first.",
+        )
     endpoint = endpoint_for(built.recipient)
     key = agency_key(built.sender.agency)
     token = signing.sign_jws(
@@ -201,6 +211,7 @@ def send(
             token_sha256=_sha256(token),
             endpoint=endpoint,
             next_attempt_at=timezone.now(),
+            attachment_digests=attachments_store.digests(built.attachments),
         )
         log.append(
             kind=LogRecord.Kind.ENVELOPE_SENT,
@@ -336,6 +347,9 @@ def _check(
         raise _Refusal("expired", envelopes.format_time(parsed.created_at))
     if not directory.allowed(sender, recipient, parsed.type):
         raise _Refusal("forbidden", f"{parsed.sender.agency} → {parsed.type}")
+    absent = attachments_store.missing(parsed.attachments)
+    if absent:
+        raise _Refusal("attachment_missing", absent[0])
     return parsed, recipient
 
 
@@ -450,6 +464,7 @@ def _receive_batch(tokens: list[Any]) -> BatchOutcome:
                     token_sha256=digest,
                     payload=parsed.payload,
                     receipt=receipt,
+                    attachment_digests=attachments_store.digests(parsed.attachments),
                 )
                 for parsed, token, digest in accepted
             ]
@@ -472,6 +487,11 @@ def receive(token: Any) -> Outcome:
     return Outcome(entry.envelope_id, entry.accepted, outcome.receipt, entry.code, entry.duplicate)
 
 
+REFUSALS["attachment_missing"] = (
+    "Nút nhận chưa có tệp đính kèm mà phong bì nêu; nút gửi sẽ chuyển tệp rồi gửi lại",
+    "The receiving node does not hold an attachment the envelope names; the sender "
+    "transfers the file and sends again",
+)
 REFUSALS["replayed"] = (
     "Mã phong bì đã được dùng cho một phong bì khác",
     "The envelope id was already used for another envelope",

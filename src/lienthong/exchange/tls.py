@@ -35,7 +35,7 @@ from django.http import HttpRequest, JsonResponse
 from lienthong.errors import ApiError
 
 # The calls one node makes to another (the exchange listener serves only these).
-NODE_PATHS = ("/api/v1/exchange/envelopes", "/api/v1/exchange/queries")
+NODE_PATHS = ("/api/v1/exchange/envelopes", "/api/v1/exchange/queries", "/api/v1/exchange/files/")
 ALWAYS = ("/healthz", "/readyz")
 
 

@@ -172,10 +172,13 @@ def claim(limit: int) -> list[WebhookDelivery]:
         next_attempt_at__gt=now,
         pk__lt=OuterRef("pk"),
     )
+    due_now = WebhookDelivery.objects.filter(
+        state=WebhookDelivery.State.QUEUED, next_attempt_at__lte=now
+    )
+    if not due_now.exists():  # no write lock while idle (delivery.claim)
+        return []
     with transaction.atomic():
-        due = WebhookDelivery.objects.filter(
-            state=WebhookDelivery.State.QUEUED, next_attempt_at__lte=now
-        ).exclude(Exists(waiting_before))
+        due = due_now.exclude(Exists(waiting_before))
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
         claimed = list(due.select_related("system", "message").order_by("pk")[:limit])

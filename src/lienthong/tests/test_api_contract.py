@@ -60,6 +60,10 @@ def test_every_operation_answers_within_its_contract(case, request):
         # names hold control characters make Django's parser drop the rest of
         # the form. Status codes, bodies and 5xx are still checked.
         excluded += [negative_data_rejection, positive_data_acceptance]
+    if case.method.upper() == "PUT" and "{sha256}" in case.operation.path:
+        # A file is accepted only if its bytes hash to the digest in its address:
+        # generated bodies never do (digest_mismatch), which no schema can say.
+        excluded += [negative_data_rejection, positive_data_acceptance]
     if case.operation.path.endswith(("/exchange/envelopes", "/exchange/queries")):
         request.getfixturevalue("receipt_key")
     case.call_and_validate(excluded_checks=excluded)

@@ -205,6 +205,36 @@ def test_a_node_follows_the_directory_published_by_another(network):
     wait_for(all_delivered(a, ids), what="delivery on the followed directory")
 
 
+def test_an_attachment_travels_before_its_envelope_and_arrives_whole(network):
+    a, b = network["a"], network["b"]
+    ids = a.python(
+        f"""
+        import hashlib
+        from lienthong.exchange import attachments, services
+        data = b"%PDF-1.7\\n" + bytes(range(256)) * 4000   # about 1 MB
+        digest = attachments.store_bytes(data)
+        attachment = {{"sha256": digest, "size": len(data), "media_type": "application/pdf",
+                       "name": "giay-khai-sinh.pdf"}}
+        result = [services.send(actor="test", type="dossier.handoff", correlation_id="D-FILE",
+                                payload={{}}, attachments=[attachment], **{A_TO_B!r}).envelope_id,
+                  digest]
+        """
+    )
+    envelope_id, digest = ids
+
+    wait_for(all_delivered(a, [envelope_id]), what="the envelope with its file")
+
+    held = b.python(
+        f"""
+        import hashlib
+        from lienthong.exchange import attachments
+        result = hashlib.sha256(b"".join(attachments.read({digest!r}))).hexdigest()
+        """
+    )
+    assert held == digest
+    assert received(b, [envelope_id]) == [envelope_id]
+
+
 class _Registry(http.server.BaseHTTPRequestHandler):
     """The office's records system: answers GET /records/{n} with what it was asked."""
 

@@ -93,6 +93,10 @@ class Command(BaseCommand):
         disable = actions.add_parser("disable-system", help="Refuse a connected system's token.")
         disable.add_argument("agency")
         disable.add_argument("subsystem")
+        sweep = actions.add_parser(
+            "sweep-files", help="Remove what interrupted file transfers left (dry run by default)."
+        )
+        sweep.add_argument("--delete", action="store_true", help="Really remove them.")
         hook = actions.add_parser(
             "set-webhook", help="Post a connected system's envelopes to a URL; prints its secret."
         )
@@ -154,6 +158,12 @@ class Command(BaseCommand):
                 self.add_system(options)
             case "disable-system":
                 self.disable_system(options)
+            case "sweep-files":
+                from lienthong.exchange import attachments
+
+                stale = attachments.sweep(delete=options["delete"])
+                verb = "removed" if options["delete"] else "would remove (add --delete)"
+                self.stdout.write(f"{verb}: {len(stale)} unfinished transfer(s) older than a day")
             case "set-webhook" | "remove-webhook" as action:
                 self.webhook(options, remove=action == "remove-webhook")
             case "add-service" | "disable-service" as action:
