@@ -21,10 +21,14 @@ CODE_OPTIONS = {"max_length": 12, "description": "Procedure code, e.g. 1.001193"
 
 class ProcedureFilter(PageIn):
     q: str = Field("", max_length=200, description="Search words; diacritics optional")
-    field: str = Field("", max_length=40, description="Field code (see /procedure-fields)")
+    field: str = Field(
+        "", max_length=40, pattern=r"^[a-z0-9-]*$", description="Field code (see /procedure-fields)"
+    )
     level: OnlineLevel | None = Field(None, description="Online level (Decree 42/2022/NĐ-CP)")
     authority: AuthorityKind | None = Field(None, description="Kind of competent authority")
-    agency: str = Field("", max_length=35, description="Electronic identifier of an agency")
+    agency: str = Field(
+        "", max_length=35, pattern=r"^[0-9A-Z.]*$", description="Electronic identifier of an agency"
+    )
     commune: str = Field(
         "", max_length=5, pattern=r"^[0-9]*$", description="Statistics code of a commune"
     )

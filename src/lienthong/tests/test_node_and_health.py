@@ -106,3 +106,14 @@ def test_an_unknown_api_address_is_a_json_404_with_a_code_and_a_page_stays_html(
     page = client.get("/no-such-page/")
     assert page.status_code == 404
     assert page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+def test_a_nul_character_in_an_address_is_a_clear_400_not_a_server_error(client):
+    api = client.get("/api/v1/procedures/1.0%00")
+    assert api.status_code == 404
+    assert api.json()["code"] == "not_found"
+    assert client.get("/api/v1/procedures?field=a%00").status_code == 422
+
+    assert client.get("/procedures/?q=a%00b").status_code == 400
+    assert client.get("/dossiers/lookup/?code=%00").status_code == 400
