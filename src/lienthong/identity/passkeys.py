@@ -200,16 +200,18 @@ def authenticate(
         parsed = parse_authentication_credential_json(data)
     except (InvalidJSONStructure, ValueError, KeyError, TypeError) as exc:
         raise not_verified() from exc
+    # The user's handle comes in the same query (a sign-in is one look-up, one update).
     passkey = (
-        Passkey.objects.select_for_update()
-        .select_related("user")
+        Passkey.objects.select_for_update(of=("self",))
+        .select_related("user__webauthn_handle")
         .filter(credential_id=parsed.raw_id)
         .first()
     )
     if passkey is None or (user is not None and passkey.user_id != user.pk):
         raise not_verified()
     handle = parsed.response.user_handle
-    if handle is not None and bytes(handle) != _handle(passkey.user):
+    stored = getattr(passkey.user, "webauthn_handle", None)
+    if handle is not None and (stored is None or bytes(handle) != bytes(stored.handle)):
         raise not_verified()
     try:
         verified = verify_authentication_response(
