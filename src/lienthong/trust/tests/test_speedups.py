@@ -13,6 +13,7 @@ from lienthong.trust.validation import speedups
 
 ORIGINAL_HEX_READER = generic.read_hex_string_from_stream
 ORIGINAL_PREP = speedups._original_string_prep or x509.NameTypeAndValue._ldap_string_prep
+ORIGINAL_NAME_EQ = speedups._original_name_eq or x509.Name.__eq__
 
 # Mostly what a hex string holds, with the bytes that send it down the slow path.
 HEX_BYTES = st.lists(
@@ -75,6 +76,51 @@ def test_the_memoised_name_preparation_agrees_with_asn1cryptos(text):
     assert run(prepare) == run(ORIGINAL_PREP)  # from the cache, the same
 
 
+ATTRIBUTE = st.sampled_from(
+    ["common_name", "organization_name", "organizational_unit_name", "locality_name"]
+)
+VALUE = st.text(alphabet="aAbB  đĐ\t-", min_size=1, max_size=6)
+RDN = st.lists(st.tuples(ATTRIBUTE, VALUE), min_size=1, max_size=3)
+NAME = st.lists(RDN, min_size=1, max_size=3)
+
+
+def build_name(rdns) -> x509.Name:
+    return x509.Name(
+        name="",
+        value=x509.RDNSequence(
+            [
+                x509.RelativeDistinguishedName(
+                    [
+                        x509.NameTypeAndValue(
+                            {
+                                "type": kind,
+                                "value": x509.DirectoryString(name="utf8_string", value=v),
+                            }
+                            if kind != "country_name"
+                            else {"type": kind, "value": v[:2].ljust(2, "x")}
+                        )
+                        for kind, v in rdn
+                    ]
+                )
+                for rdn in rdns
+            ]
+        ),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(first=NAME, second=NAME, same=st.booleans())
+def test_the_kept_name_key_compares_as_asn1crypto_does(first, second, same):
+    one = build_name(first)
+    other = build_name(first if same else second)
+    # Names re-read from their encoding, as certificates of a document are.
+    one, other = (x509.Name.load(n.dump(force=True)) for n in (one, other))
+
+    assert speedups.name_equal(one, other) == ORIGINAL_NAME_EQ(one, other)
+    assert speedups.name_equal(one, other) == speedups.name_equal(one, other)  # kept keys
+    assert speedups.name_equal(one, "not a name") is False
+
+
 def test_install_replaces_both_and_certificates_still_compare(test_pki):
     speedups.install()
     try:
@@ -86,4 +132,5 @@ def test_install_replaces_both_and_certificates_still_compare(test_pki):
     finally:
         generic.read_hex_string_from_stream = ORIGINAL_HEX_READER
         x509.NameTypeAndValue._ldap_string_prep = ORIGINAL_PREP
+        x509.Name.__eq__ = ORIGINAL_NAME_EQ
         speedups._installed = False

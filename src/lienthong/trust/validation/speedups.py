@@ -15,7 +15,8 @@ that needs to be slow:
   each time a certificate embedded in a document is compared with another
   (path building compares names constantly); the same few strings come back
   in every document. ``install`` memoises that pure function in a bounded
-  cache.
+  cache, and lets each parsed name keep its comparison key (``name_equal``):
+  path building compares the same few names many times per document.
 
 ``install`` is called in each validation worker (sandbox.py), never in the web
 process. tests/test_speedups.py checks, with random inputs, that both
@@ -72,6 +73,26 @@ def read_hex_string(stream, _fallback=None):
 
 _original_hex_reader = None
 _original_string_prep = None
+_original_name_eq = None
+
+
+def _name_key(name) -> tuple:
+    """What RFC 5280 § 7.1 name equality compares, as asn1crypto computes it: per
+    RDN, its number of attributes and its prepared ``type: value`` pairs."""
+    key = name.__dict__.get("_lienthong_key")
+    if key is None:
+        key = tuple((len(rdn), rdn.hashable) for rdn in name.chosen)
+        name.__dict__["_lienthong_key"] = key
+    return key
+
+
+def name_equal(self, other) -> bool:
+    """``x509.Name.__eq__``, comparing keys kept on each (never mutated) name."""
+    from asn1crypto import x509
+
+    if not isinstance(other, x509.Name):
+        return False
+    return _name_key(self) == _name_key(other)
 
 
 def _memoised_string_prep(original):
@@ -90,7 +111,7 @@ def _memoised_string_prep(original):
 
 def install() -> None:
     """Replace both hot spots in this process (idempotent)."""
-    global _installed, _original_hex_reader, _original_string_prep
+    global _installed, _original_hex_reader, _original_string_prep, _original_name_eq
     if _installed:
         return
     from asn1crypto import x509
@@ -100,4 +121,6 @@ def install() -> None:
     _original_string_prep = x509.NameTypeAndValue._ldap_string_prep
     generic.read_hex_string_from_stream = read_hex_string
     x509.NameTypeAndValue._ldap_string_prep = _memoised_string_prep(_original_string_prep)
+    _original_name_eq = x509.Name.__eq__
+    x509.Name.__eq__ = name_equal
     _installed = True
