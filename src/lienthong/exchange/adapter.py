@@ -356,28 +356,16 @@ def _attachment_refused(exc: attachments.AttachmentRefused) -> ApiError:
     "/exchange/attachments/{sha256}",
     response={201: AttachmentOut, 401: ErrorOut, 413: ErrorOut, 422: ErrorOut},
     summary="Upload a file this system will attach to an envelope (before sending it)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
+    openapi_extra=attachments.UPLOAD_BODY,
 )
 def upload_attachment(request: HttpRequest, sha256: Digest):
     """Streamed, up to LIENTHONG_EXCHANGE_MAX_ATTACHMENT_BYTES; kept under its SHA-256
     only when the bytes match it. The envelope then names it in `attachments`."""
-    length = request.META.get("CONTENT_LENGTH") or ""
     try:
-        stored = attachments.store(
-            attachments.chunks_of(request),
-            sha256=sha256,
-            size=int(length) if length.isdigit() else None,
-        )
+        stored, size = attachments.store_upload(request, sha256)
     except attachments.AttachmentRefused as exc:
         raise _attachment_refused(exc) from exc
-    return Status(201, {"sha256": stored, "size": attachments.size_of(stored)})
+    return Status(201, {"sha256": stored, "size": size})
 
 
 @router.get(

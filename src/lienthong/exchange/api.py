@@ -118,29 +118,13 @@ def file_held(request: HttpRequest, sha256: Digest):
     "/exchange/files/{sha256}",
     response={201: FileOut, 413: ErrorOut, 422: ErrorOut},
     summary="Transfer an attachment file, streamed; stored only if its SHA-256 matches",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
+    openapi_extra=attachments.UPLOAD_BODY,
 )
 def file_transfer(request: HttpRequest, sha256: Digest):
     """Up to LIENTHONG_EXCHANGE_MAX_ATTACHMENT_BYTES; the file is kept under its
     digest only when the bytes match it (and Content-Length, when given)."""
-    length = request.META.get("CONTENT_LENGTH") or ""
     try:
-        stored = attachments.store(
-            _chunks(request),
-            sha256=sha256,
-            size=int(length) if length.isdigit() else None,
-        )
+        stored, size = attachments.store_upload(request, sha256)
     except attachments.AttachmentRefused as exc:
         raise _file_refused(exc) from exc
-    return Status(201, {"sha256": stored, "size": attachments.size_of(stored)})
-
-
-def _chunks(request: HttpRequest):
-    return attachments.chunks_of(request)
+    return Status(201, {"sha256": stored, "size": size})

@@ -118,6 +118,25 @@ def store_bytes(data: bytes) -> str:
     return store([data])
 
 
+# The request body of an upload, as the API documents it (both upload routes).
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def store_upload(request, sha256: str) -> tuple[str, int]:
+    """Store a streamed request body under ``sha256`` (checked against its
+    Content-Length when given); (digest, size), or AttachmentRefused."""
+    length = request.META.get("CONTENT_LENGTH") or ""
+    stored = store(
+        chunks_of(request), sha256=sha256, size=int(length) if length.isdigit() else None
+    )
+    return stored, size_of(stored)
+
+
 def chunks_of(stream) -> Iterator[bytes]:
     """A request body (or any file-like object) read a chunk at a time."""
     while chunk := stream.read(CHUNK):
