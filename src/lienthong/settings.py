@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "lienthong.catalog",
     "lienthong.dossiers",
     "lienthong.portal",
+    "lienthong.backoffice",
 ]
 
 MIDDLEWARE = [

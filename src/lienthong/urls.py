@@ -15,6 +15,7 @@ urlpatterns = [
     path("account/", include("lienthong.identity.urls")),
     path("procedures/", include("lienthong.catalog.urls")),
     path("dossiers/", include("lienthong.portal.urls")),
+    path("backoffice/", include("lienthong.backoffice.urls")),
     path("metrics", exchange_views.metrics, name="metrics"),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),

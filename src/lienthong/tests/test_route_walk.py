@@ -64,6 +64,23 @@ ROUTES = {
     "portal:detail": ("/dossiers/{dossier}/", OWNER),
     "portal:withdraw": ("/dossiers/{dossier}/withdraw/", POST_ONLY_SIGNED_IN),
     "portal:supplement": ("/dossiers/{dossier}/supplement/", POST_ONLY_SIGNED_IN),
+    # The back office: officers of the agency only; anyone else finds nothing there.
+    "backoffice:agencies": (
+        "/backoffice/",
+        {"anonymous": "login", "mai": 404, "binh": 404, "lan": 200, "operator": 404},
+    ),
+    "backoffice:queue": (
+        "/backoffice/{agency}/",
+        {"anonymous": "login", "mai": 404, "binh": 404, "lan": 200, "operator": 404},
+    ),
+    "backoffice:detail": (
+        "/backoffice/{agency}/dossiers/{dossier}/",
+        {"anonymous": "login", "mai": 404, "binh": 404, "lan": 200, "operator": 404},
+    ),
+    "backoffice:act": (
+        "/backoffice/{agency}/dossiers/{dossier}/accept/",
+        {"anonymous": "login", "mai": 404, "binh": 404, "lan": 405, "operator": 404},
+    ),
     "identity:security": ("/account/", SIGNED_IN),
     "identity:sign-in": ("/account/sign-in/", ALL_200),
     "identity:sign-in-verify": ("/account/sign-in/verify/", dict.fromkeys(PERSONAS, "login")),
@@ -178,6 +195,7 @@ def world(db, client, settings, tmp_path):
         "people": {"mai": mai, "binh": binh, "lan": lan, "operator": operator},
         "values": {
             "dossier": dossier.code,
+            "agency": agency.identifier,
             "procedure": procedure.code,
             "report": ValidationRecord.objects.get().pk,
             "group": InterconnectedProcedure.objects.order_by("code").first().code,
