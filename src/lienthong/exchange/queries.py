@@ -312,10 +312,10 @@ def forget_clients() -> None:
 
 def _provider_endpoint(provider: envelopes.Member) -> tuple[str, str]:
     """The provider node's query endpoint and its pinned TLS certificate (if listed)."""
-    agency = facts.agency(provider.agency)
-    if agency is None or agency.node is None or not agency.node.exchange_endpoint:
+    node = services.receiving_node(provider.agency)
+    if node is None:
         raise QueryFailed("unknown_provider", provider.agency)
-    return agency.node.exchange_endpoint + NODE_PATH, agency.node.tls_certificate_sha256
+    return node.exchange_endpoint + NODE_PATH, node.tls_certificate_sha256
 
 
 def call(
@@ -471,9 +471,8 @@ def _exchange(
 # --- The provider's node ---------------------------------------------------------------------
 
 
-class _Refused(Exception):
-    def __init__(self, code: str, detail: str = ""):
-        self.code, self.detail = code, detail
+# One refusal for every signed message: services.authenticate raises it too.
+_Refused = services._Refusal
 
 
 def _parse_request(claimed: Any) -> dict[str, Any]:
@@ -547,23 +546,11 @@ def _admit(token: str, request: dict[str, Any], now: dt.datetime) -> QueryServic
     """The provider's checks, in the order of services.py's receiver, then the service."""
     if facts.expired_copy(now):
         raise _Refused("directory_expired")
-    verified = verify_jws(token)
-    if verified.indication != Indication.TOTAL_PASSED:
-        code = services._SUB_INDICATION_REFUSALS.get(
-            verified.sub_indication or "", "signature_indeterminate"
-        )
-        raise _Refused(code, f"{verified.indication}/{verified.sub_indication}")
     directory = services._Directory()
-    client: envelopes.Member = request["client"]
     provider: envelopes.Member = request["provider"]
-    sender = directory.sender(client.agency)
-    if sender is None:
-        raise _Refused("unknown_sender", client.agency)
-    if verified.signer is None or client.agency not in verified.signer.identifiers:
-        raise _Refused("sender_mismatch")
-    hosted = directory.hosted.get(provider.agency)
-    if hosted is None:
-        raise _Refused("unknown_recipient", provider.agency)
+    sender, hosted = services.authenticate(
+        token, sender=request["client"].agency, recipient=provider.agency, directory=directory
+    )
     # A query is answered at once: its creation time must be near ours either way.
     skew = dt.timedelta(seconds=settings.EXCHANGE_MAX_CLOCK_SKEW)
     if request["created_at"] > now + skew:
@@ -643,7 +630,9 @@ def _forward(
     response = _response_body(
         request["id"], _sha256(token), request["provider"], status, content_type, body, error
     )
-    signed = _sign(response, [request["provider"].agency])
+    signed = services.sign_as_node(
+        response, preferred=[request["provider"].agency], what_vi="trả lời", what_en="answers"
+    )
     record.status, record.error = status, error or ""
     record.response_sha256 = _sha256(signed)
     record.duration_ms = (time.perf_counter() - clock) * 1000
@@ -681,24 +670,6 @@ def _response_body(
     }
 
 
-def _sign(body: dict[str, Any], preferred: list[str]) -> str:
-    """Signed by the providing agency when hosted with a key, else by the first agency
-    this node hosts that has one (as batch receipts are)."""
-    for identifier in [*preferred, *facts.hosted()]:
-        try:
-            key = services.agency_key(identifier)
-        except services.ExchangeRefused:
-            continue
-        return signing.sign_jws(
-            actor="exchange", key=key, payload=body, source="exchange", audit=False
-        )
-    raise services.ExchangeRefused(
-        "no_signing_key",
-        "Nút không giữ khóa ký nào để ký trả lời.",
-        "The node holds no signing key to sign answers with.",
-    )
-
-
 def _refusal(code: str, request: dict[str, Any] | None, request_sha256: str) -> str:
     """A signed refusal; logged (the response, which names the request's hash) but the
     refused request itself is not stored."""
@@ -706,7 +677,9 @@ def _refusal(code: str, request: dict[str, Any] | None, request_sha256: str) -> 
     provider = request["provider"] if request else ""
     preferred = [request["provider"].agency] if request else []
     response = _response_body(query_id, request_sha256, provider, ERRORS[code][0], "", b"", code)
-    signed = _sign(response, preferred)
+    signed = services.sign_as_node(
+        response, preferred=preferred, what_vi="trả lời", what_en="answers"
+    )
     with transaction.atomic():
         log.append(
             kind=LogRecord.Kind.RESPONSE_SENT,

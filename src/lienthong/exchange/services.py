@@ -150,16 +150,23 @@ def agency_key(agency_identifier: str) -> SigningKey:
     return key
 
 
+def receiving_node(agency_identifier: str) -> Any:
+    """The node the directory places an active agency on, if it lists an address for it."""
+    agency = facts.agency(agency_identifier)
+    node = agency.node if agency is not None else None
+    return node if node is not None and node.exchange_endpoint else None
+
+
 def endpoint_for(recipient: envelopes.Member) -> str:
     """Where the recipient agency's node receives envelopes (from the directory)."""
-    agency = facts.agency(recipient.agency)
-    if agency is None or agency.node is None or not agency.node.exchange_endpoint:
+    node = receiving_node(recipient.agency)
+    if node is None:
         raise ExchangeRefused(
             "unknown_recipient",
             f"Danh bạ không có nút nhận của cơ quan {recipient.agency}.",
             f"The directory lists no receiving node for agency {recipient.agency}.",
         )
-    return agency.node.exchange_endpoint + API_PATH
+    return node.exchange_endpoint + API_PATH
 
 
 def send(
@@ -328,18 +335,9 @@ def _check(
         parsed = envelopes.parse(claimed if claimed is not None else _payload(token))
     except envelopes.EnvelopeError as exc:
         raise _Refusal("malformed", str(exc)) from exc
-    result = verify_jws(token)
-    if result.indication != Indication.TOTAL_PASSED:
-        code = _SUB_INDICATION_REFUSALS.get(result.sub_indication or "", "signature_indeterminate")
-        raise _Refusal(code, f"{result.indication}/{result.sub_indication}")
-    sender = directory.sender(parsed.sender.agency)
-    if sender is None:
-        raise _Refusal("unknown_sender", parsed.sender.agency)
-    if result.signer is None or parsed.sender.agency not in result.signer.identifiers:
-        raise _Refusal("sender_mismatch", result.signer.subject if result.signer else "")
-    recipient = directory.hosted.get(parsed.recipient.agency)
-    if recipient is None:
-        raise _Refusal("unknown_recipient", parsed.recipient.agency)
+    sender, recipient = authenticate(
+        token, sender=parsed.sender.agency, recipient=parsed.recipient.agency, directory=directory
+    )
     skew = dt.timedelta(seconds=settings.EXCHANGE_MAX_CLOCK_SKEW)
     if parsed.created_at > now + skew:
         raise _Refusal("clock_skew", envelopes.format_time(parsed.created_at))
@@ -353,6 +351,45 @@ def _check(
     return parsed, recipient
 
 
+def authenticate(
+    token: str, *, sender: str, recipient: str, directory: _Directory
+) -> tuple[Agency, Agency]:
+    """The first checks of every signed message (envelope or query), in this order:
+    signature, chain and revocation; the sending agency in the directory and the
+    signer's; the receiving agency hosted here. Both agencies, or ``_Refusal``."""
+    result = verify_jws(token)
+    if result.indication != Indication.TOTAL_PASSED:
+        code = _SUB_INDICATION_REFUSALS.get(result.sub_indication or "", "signature_indeterminate")
+        raise _Refusal(code, f"{result.indication}/{result.sub_indication}")
+    sending = directory.sender(sender)
+    if sending is None:
+        raise _Refusal("unknown_sender", sender)
+    if result.signer is None or sender not in result.signer.identifiers:
+        raise _Refusal("sender_mismatch", result.signer.subject if result.signer else "")
+    receiving = directory.hosted.get(recipient)
+    if receiving is None:
+        raise _Refusal("unknown_recipient", recipient)
+    return sending, receiving
+
+
+def sign_as_node(body: dict[str, Any], *, preferred: list[str], what_vi: str, what_en: str) -> str:
+    """``body`` signed by the first of ``preferred`` the node holds a key for, else by the
+    first agency it hosts that has one (receipts, query answers)."""
+    for identifier in [*preferred, *facts.hosted()]:
+        try:
+            key = agency_key(identifier)
+        except ExchangeRefused:
+            continue
+        return signing.sign_jws(
+            actor="exchange", key=key, payload=body, source="exchange", audit=False
+        )
+    raise ExchangeRefused(
+        "no_signing_key",
+        f"Nút không giữ khóa ký nào để ký {what_vi}.",
+        f"The node holds no signing key to sign {what_en} with.",
+    )
+
+
 def _sign_receipt(
     entries: list[Entry], *, now: dt.datetime, signers: list[str], directory: _Directory
 ) -> str:
@@ -364,19 +401,7 @@ def _sign_receipt(
         "received_at": envelopes.format_time(now),
         "entries": [entry.as_dict() for entry in entries],
     }
-    for identifier in [*signers, *directory.hosted]:
-        try:
-            key = agency_key(identifier)
-        except ExchangeRefused:
-            continue
-        return signing.sign_jws(
-            actor="exchange", key=key, payload=body, source="exchange", audit=False
-        )
-    raise ExchangeRefused(
-        "no_signing_key",
-        "Nút không giữ khóa ký nào để ký biên nhận.",
-        "The node holds no signing key to sign receipts with.",
-    )
+    return sign_as_node(body, preferred=signers, what_vi="biên nhận", what_en="receipts")
 
 
 def receive_batch(tokens: list[Any]) -> BatchOutcome:
