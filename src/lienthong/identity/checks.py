@@ -32,4 +32,14 @@ def check_identity_configuration(app_configs=None, **kwargs):
                 id="lienthong.identity.E003",
             )
         )
+    backend = settings.CACHES["default"]["BACKEND"]
+    if settings.PRODUCTION and backend.endswith((".LocMemCache", ".DummyCache")):
+        errors.append(
+            Error(
+                "LIENTHONG_CACHE_URL=locmem:// keeps a cache per process: rate limits "
+                "would not be shared between the node's workers.",
+                hint="Use the default (database) or redis://.",
+                id="lienthong.identity.E004",
+            )
+        )
     return errors

@@ -214,3 +214,43 @@ class WebAuthnUser(models.Model):
 
     def __str__(self) -> str:
         return f"WebAuthn handle of {self.user_id}"
+
+
+class FailureCounter(models.Model):
+    """Failed attempts (or reset requests) for one identifier, user or client address.
+
+    Written only by lienthong.identity.throttle, with one atomic upsert per
+    failure, so that every process of the node counts in the same row.
+    """
+
+    # A digest of the scope and the subject: what was typed is not kept.
+    key = models.CharField(max_length=100, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    # Unix seconds: the window opened at the first failure and closes here.
+    window_ends = models.BigIntegerField(db_index=True)
+
+    class Meta:
+        verbose_name = _("failure counter")
+        verbose_name_plural = _("failure counters")
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures}"
+
+
+class SignedInSession(models.Model):
+    """Which session keys belong to which user, so that all of a user's sessions
+    can be ended at once (their sign-in methods were reset by an operator).
+
+    Written at sign-in and when a session's key is rotated; a row whose
+    session has ended is harmless and is purged once older than the absolute
+    session timeout.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signed_in_sessions"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id}"

@@ -25,7 +25,16 @@ EVENTS = {
     "factor_removed": _("Sign-in method removed"),
     "factor_renamed": _("Passkey renamed"),
     "backup_code_used": _("Backup code used"),
+    "password_changed": _("Password changed"),
+    "password_not_changed": _("Password not changed: wrong current password"),
+    "reset_requested": _("Password reset link asked for"),
+    "reset_limited": _("Password reset refused: too many requests"),
+    "password_reset": _("Password reset with a link"),
+    "factors_reset": _("Second factors removed by an operator"),
+    "phone_reconnected": _("Paired phone connected again"),
 }
+# Where a reset link was sent.
+CHANNELS = {"email": _("by email"), "sms": _("by SMS")}
 METHODS = {
     "password": _("password"),
     "totp": _("authenticator app"),
@@ -33,6 +42,7 @@ METHODS = {
     "backup_code": _("backup code"),
     "backup_codes": _("backup codes"),
     "passkey": _("passkey"),
+    "phone": _("approval on a paired phone"),
     "user": _("by you"),
     "idle_timeout": _("no activity"),
     "absolute_timeout": _("session too old"),
@@ -50,10 +60,11 @@ class Activity:
 
 def _detail(changes: dict) -> str:
     words = []
-    for key in ("methods", "method", "factor", "reason"):
+    for key in ("methods", "method", "factor", "factors", "reason", "sent_to"):
         value = changes.get(key)
+        names = CHANNELS if key == "sent_to" else METHODS
         for item in value if isinstance(value, list) else [value] if value else []:
-            words.append(str(METHODS.get(item, item)))
+            words.append(str(names.get(item, item)))
     if isinstance(changes.get("name"), str):
         words.append(f"“{changes['name']}”")
     return ", ".join(words)

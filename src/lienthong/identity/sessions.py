@@ -14,8 +14,11 @@ Keys kept in the session (all times are Unix seconds):
 from __future__ import annotations
 
 import functools
+import secrets
 import time
 from collections.abc import Callable
+from datetime import timedelta
+from importlib import import_module
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,10 +28,12 @@ from django.contrib.auth import get_user_model, login, logout
 from django.http import JsonResponse
 from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from lienthong.audit.middleware import client_address
 from lienthong.identity import signin
+from lienthong.identity.models import SignedInSession
 
 PENDING = "identity_pending"
 STARTED = "identity_started"
@@ -65,6 +70,7 @@ def complete_sign_in(request, user: Any, methods: list[str]) -> None:
     """Sign the user in: a new session key (login() rotates it), fresh timers, audit."""
     request.session.pop(PENDING, None)
     login(request, user, backend=_BACKEND)
+    remember_session(request, user)
     stamp = now()
     request.session[STARTED] = stamp
     request.session[SEEN] = stamp
@@ -84,6 +90,32 @@ def factor_enrolled(request) -> None:
 
 def mark_verified(request) -> None:
     request.session[VERIFIED] = now()
+
+
+def remember_session(request, user: Any) -> None:
+    """Index this session's (new) key under the user: see ``end_sessions``."""
+    if not request.session.session_key:
+        request.session.save()
+    SignedInSession.objects.update_or_create(
+        session_key=request.session.session_key, defaults={"user": user}
+    )
+    if secrets.randbelow(50) == 0:
+        cutoff = timezone.now() - timedelta(seconds=settings.IDENTITY_SESSION_ABSOLUTE_SECONDS)
+        SignedInSession.objects.filter(created_at__lt=cutoff).delete()
+
+
+def end_sessions(user: Any, keep: str | None = None) -> int:
+    """End every session of ``user`` (but ``keep``), whatever the session engine."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = list(
+        SignedInSession.objects.filter(user=user)
+        .exclude(session_key=keep or "")
+        .values_list("session_key", flat=True)
+    )
+    for key in keys:
+        store(session_key=key).delete()
+    SignedInSession.objects.filter(session_key__in=keys).delete()
+    return len(keys)
 
 
 def sign_out(request, reason: str) -> None:

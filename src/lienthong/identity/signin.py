@@ -33,6 +33,7 @@ class Method(enum.StrEnum):
     SMS = "sms"
     BACKUP_CODE = "backup_code"
     PASSKEY = "passkey"
+    PHONE = "phone"  # approved on a paired phone (lienthong.approvals)
 
 
 def resolve(identifier: str) -> Any | None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lienthong.identity import views
+from lienthong.identity import password_views, views
 
 app_name = "identity"
 
@@ -10,6 +10,21 @@ urlpatterns = [
     path("sign-in/verify/", views.sign_in_verify, name="sign-in-verify"),
     path("sign-out/", views.sign_out, name="sign-out"),
     path("activity/", views.activity, name="activity"),
+    path("password/", password_views.password_change, name="password-change"),
+    path("password-reset/", password_views.password_reset, name="password-reset"),
+    path("password-reset/sent/", password_views.password_reset_sent, name="password-reset-sent"),
+    # "new" first: a token always holds a hyphen, so it is never "new".
+    path(
+        "password-reset/<uidb64>/new/",
+        password_views.password_reset_new,
+        name="password-reset-new",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        password_views.password_reset_link,
+        name="password-reset-link",
+    ),
+    path("recovery/", password_views.recovery, name="recovery"),
     path("verify/", views.step_up, name="step-up"),
     path("totp/", views.totp_enrol, name="totp-enrol"),
     path("totp/remove/", views.totp_remove, name="totp-remove"),

@@ -20,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from lienthong.approvals.services import has_paired_device
 from lienthong.identity import factors, passkeys, selectors, sessions, signin
 from lienthong.identity.forms import CodeForm, PasskeyNameForm, SecondFactorForm, SignInForm
 from lienthong.identity.models import Account
@@ -82,7 +83,7 @@ def sign_in(request):
         elif outcome is Outcome.INVALID:
             # The same words for an unknown identifier and a wrong password.
             form.add_error(None, _("The identifier or the password is wrong."))
-        elif signin.available_factors(user):
+        elif signin.available_factors(user) or has_paired_device(user):
             next_url = request.session.get(NEXT)
             sessions.begin_second_factor(request, user)
             if next_url:
@@ -121,7 +122,12 @@ def sign_in_verify(request):
     return render(
         request,
         "identity/sign_in_verify.html",
-        {"form": form, "methods": methods, "passkey": Method.PASSKEY in methods},
+        {
+            "form": form,
+            "methods": methods,
+            "passkey": Method.PASSKEY in methods,
+            "phone": has_paired_device(user),
+        },
     )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pyotp
 import pytest
-from django.core.cache import cache
 
 from lienthong.directory.tests.factories import AgencyFactory
 from lienthong.identity import factors, services, sms
@@ -26,10 +25,10 @@ def identity_settings(settings):
     settings.IDENTITY_SMS_BACKEND = "memory"
     settings.IDENTITY_RP_ID = "localhost"
     settings.IDENTITY_ORIGINS = ["http://localhost:8000"]
-    cache.clear()
+    # Failure counters live in the database (throttle.DatabaseStore): each
+    # test's transaction rolls them back.
     sms.MemoryGateway.outbox.clear()
-    yield settings
-    cache.clear()
+    return settings
 
 
 @pytest.fixture

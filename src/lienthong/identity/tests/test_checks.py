@@ -30,3 +30,11 @@ def test_the_idle_timeout_cannot_outlast_the_absolute_one(settings):
 def test_development_defaults_pass(settings):
     settings.PRODUCTION = False
     assert ids(settings) == set()
+
+
+def test_a_production_node_refuses_a_cache_per_process(settings):
+    settings.PRODUCTION = True
+    settings.IDENTITY_RP_ID = "dvc.example.gov.vn"
+    settings.IDENTITY_ORIGINS = ["https://dvc.example.gov.vn"]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert ids(settings) == {"lienthong.identity.E004"}

@@ -1,4 +1,5 @@
-"""Every /account/ route, walked anonymously: only the sign-in steps are open."""
+"""Every /account/ route, walked anonymously: only the sign-in steps, the password
+reset and the recovery explanation are open."""
 
 import pytest
 from django.urls import URLPattern, reverse
@@ -8,14 +9,27 @@ from lienthong.identity.tests.conftest import MAI_ID, give_totp, sign_in
 
 pytestmark = pytest.mark.django_db
 
-# Reachable without being signed in: signing in, and its passkey ceremony.
-PUBLIC = {"sign-in", "sign-in-verify", "passkey-sign-in-options", "passkey-sign-in", "sign-out"}
+# Reachable without being signed in: signing in, its passkey ceremony, a forgotten
+# password and what to do about a lost second factor.
+PUBLIC = {
+    "sign-in",
+    "sign-in-verify",
+    "passkey-sign-in-options",
+    "passkey-sign-in",
+    "sign-out",
+    "password-reset",
+    "password-reset-sent",
+    "password-reset-link",
+    "password-reset-new",
+    "recovery",
+}
+ARGUMENTS = {"pk": 1, "uidb64": "MQ", "token": "abc-0123456789abcdef"}
 
 
 def routes():
     for pattern in urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
-        kwargs = {"pk": 1} if "<int:pk>" in str(pattern.pattern) else {}
+        kwargs = {name: ARGUMENTS[name] for name in pattern.pattern.converters}
         yield pattern.name, reverse(f"identity:{pattern.name}", kwargs=kwargs)
 
 

@@ -1,0 +1,272 @@
+"""Where users' keys live: this node (the default) or an external CSC API v2 service.
+
+Both sit behind one interface, ``RemoteSigningProvider``: list the user's
+credentials, describe one, authorise hashes (one-time code or phone
+approval), sign authorised hashes. lienthong.signing.pdf signs PDFs through
+whichever ``get_provider()`` returns, chosen by ``LIENTHONG_SIGNING_PROVIDER``:
+
+- ``local`` — ``LocalProvider``: the keys this node holds (services.py);
+- ``csc`` — ``CscHttpProvider``: a CSC API v2 service at
+  ``LIENTHONG_SIGNING_CSC_URL`` (a licensed CA's remote signing, or another
+  Liên Thông node), called with the user's access token for that service.
+
+To add one: a class with these four methods, its tests, and a name in
+``get_provider`` (docs/signing.md, "Adding a provider").
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+from django.conf import settings
+
+from lienthong.signing import keys, selectors, services
+from lienthong.signing.errors import SigningRefused, no_credential
+
+
+@dataclass(frozen=True)
+class CredentialDetails:
+    credential_id: str
+    certificate: bytes  # DER
+    chain: list[bytes]  # DER, the issuers
+    sign_algorithms: list[str]  # OIDs
+    multisign: int
+    description: str
+
+
+@dataclass(frozen=True)
+class Activation:
+    sad: str
+    expires_in: int
+
+
+class RemoteSigningProvider(Protocol):
+    def list_credentials(self, *, user: Any) -> list[str]: ...
+
+    def credential_info(self, *, user: Any, credential_id: str) -> CredentialDetails: ...
+
+    def authorize(
+        self,
+        *,
+        user: Any,
+        credential_id: str,
+        digests: list[bytes],
+        otp: str | None = None,
+        otp_method: str | None = None,
+        approval_id: str | None = None,
+        description: str = "",
+        address: str | None = None,
+    ) -> Activation: ...
+
+    def sign_hashes(
+        self, *, user: Any, credential_id: str, sad: str, digests: list[bytes]
+    ) -> list[bytes]: ...
+
+
+class LocalProvider:
+    """The node's own keys, through the service layer (no HTTP)."""
+
+    def __init__(self, *, source: str = "web"):
+        self.source = source
+
+    def list_credentials(self, *, user: Any) -> list[str]:
+        return [c.credential_id for c in selectors.usable_credentials_of(user)]
+
+    def credential_info(self, *, user: Any, credential_id: str) -> CredentialDetails:
+        credential = selectors.credential_for(user, credential_id)
+        if credential is None or credential.certificate is None:
+            raise no_credential()
+        return CredentialDetails(
+            credential_id=credential.credential_id,
+            certificate=bytes(credential.certificate),
+            chain=[base64.b64decode(c) for c in credential.chain],
+            sign_algorithms=[keys.ECDSA_WITH_SHA256],
+            multisign=settings.SIGNING_MAX_BATCH,
+            description=credential.label or credential.subject,
+        )
+
+    def authorize(
+        self,
+        *,
+        user,
+        credential_id,
+        digests,
+        otp=None,
+        otp_method=None,
+        approval_id=None,
+        description="",
+        address=None,
+    ) -> Activation:
+        issued = services.authorize(
+            user=user,
+            credential_id=credential_id,
+            digests=digests,
+            num_signatures=len(digests),
+            otp=otp,
+            otp_method=otp_method,
+            approval_id=approval_id,
+            description=description,
+            address=address,
+            source=self.source,
+        )
+        return Activation(sad=issued.sad, expires_in=issued.expires_in)
+
+    def sign_hashes(self, *, user, credential_id, sad, digests) -> list[bytes]:
+        return services.sign_hashes(
+            user=user, credential_id=credential_id, sad=sad, digests=digests, source=self.source
+        )
+
+
+class CscHttpProvider:
+    """A CSC API v2 service over HTTPS (httpx).
+
+    ``service_url`` is what precedes ``/csc/v2/`` (as in pyHanko's
+    CSCServiceSessionInfo). ``access_token`` is the user's token for that
+    service — a string, or a function of the user returning one (the service's
+    own OAuth flow issues them; this class does not). Refusals of the service
+    come back as SigningRefused with its ``error`` and, when it is a Liên
+    Thông node, its stable ``code`` and Vietnamese message.
+    """
+
+    def __init__(
+        self,
+        service_url: str,
+        *,
+        access_token,
+        timeout: float = 30.0,
+        client: httpx.Client | None = None,
+    ):
+        self.base = service_url.rstrip("/") + "/csc/v2/"
+        self.access_token = access_token
+        self.client = client or httpx.Client(timeout=timeout)
+
+    def _token(self, user: Any) -> str:
+        return self.access_token(user) if callable(self.access_token) else self.access_token
+
+    def _post(self, user: Any, endpoint: str, body: dict) -> dict:
+        try:
+            response = self.client.post(
+                self.base + endpoint,
+                json=body,
+                headers={"Authorization": f"Bearer {self._token(user)}"},
+            )
+        except httpx.HTTPError as exc:
+            raise SigningRefused(
+                "provider_unreachable",
+                "Không kết nối được dịch vụ ký số từ xa.",
+                f"The remote signing service cannot be reached: {type(exc).__name__}.",
+                csc_error="temporarily_unavailable",
+                status=502,
+            ) from exc
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code >= 400 or not isinstance(data, dict):
+            data = data if isinstance(data, dict) else {}
+            description = str(data.get("error_description") or f"HTTP {response.status_code}")
+            raise SigningRefused(
+                str(data.get("code") or data.get("error") or "provider_error"),
+                str(data.get("message_vi") or description),
+                description,
+                csc_error=str(data.get("error") or "server_error"),
+                status=response.status_code if response.status_code >= 400 else 502,
+            )
+        return data
+
+    def list_credentials(self, *, user: Any) -> list[str]:
+        return list(self._post(user, "credentials/list", {}).get("credentialIDs", []))
+
+    def credential_info(self, *, user: Any, credential_id: str) -> CredentialDetails:
+        data = self._post(
+            user, "credentials/info", {"credentialID": credential_id, "certificates": "chain"}
+        )
+        try:
+            certificates = [base64.b64decode(c) for c in data["cert"]["certificates"]]
+            algorithms = list(data["key"]["algo"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SigningRefused(
+                "provider_error",
+                "Dịch vụ ký số từ xa trả lời không đúng định dạng CSC.",
+                "The remote signing service's answer is not in the CSC format.",
+                csc_error="server_error",
+                status=502,
+            ) from exc
+        return CredentialDetails(
+            credential_id=credential_id,
+            certificate=certificates[0],
+            chain=certificates[1:],
+            sign_algorithms=algorithms,
+            multisign=int(data.get("multisign", 1)),
+            description=str(data.get("description", "")),
+        )
+
+    def authorize(
+        self,
+        *,
+        user,
+        credential_id,
+        digests,
+        otp=None,
+        otp_method=None,
+        approval_id=None,
+        description="",
+        address=None,
+    ) -> Activation:
+        body: dict[str, Any] = {
+            "credentialID": credential_id,
+            "numSignatures": len(digests),
+            "hash": [base64.b64encode(d).decode("ascii") for d in digests],
+            "hashAlgo": keys.SHA256,
+        }
+        if otp is not None:
+            body["OTP"] = otp
+        if otp_method is not None:
+            body["OTPMethod"] = otp_method
+        if approval_id is not None:
+            body["approvalID"] = approval_id
+        if description:
+            body["description"] = description
+        data = self._post(user, "credentials/authorize", body)
+        return Activation(sad=str(data.get("SAD", "")), expires_in=int(data.get("expiresIn", 3600)))
+
+    def sign_hashes(self, *, user, credential_id, sad, digests) -> list[bytes]:
+        data = self._post(
+            user,
+            "signatures/signHash",
+            {
+                "credentialID": credential_id,
+                "SAD": sad,
+                "hash": [base64.b64encode(d).decode("ascii") for d in digests],
+                "hashAlgo": keys.SHA256,
+                "signAlgo": keys.ECDSA_WITH_SHA256,
+            },
+        )
+        signatures = [base64.b64decode(s) for s in data.get("signatures", [])]
+        if len(signatures) != len(digests):
+            raise SigningRefused(
+                "provider_error",
+                "Dịch vụ ký số từ xa trả về số chữ ký không khớp.",
+                f"Expected {len(digests)} signatures, got {len(signatures)}.",
+                csc_error="server_error",
+                status=502,
+            )
+        return signatures
+
+
+def get_provider(*, access_token=None, source: str = "web") -> RemoteSigningProvider:
+    """The provider ``LIENTHONG_SIGNING_PROVIDER`` names (``access_token``: for ``csc``)."""
+    if settings.SIGNING_PROVIDER == "csc":
+        if not settings.SIGNING_CSC_URL:
+            raise SigningRefused(
+                "provider_not_configured",
+                "Chưa cấu hình địa chỉ dịch vụ ký số từ xa (LIENTHONG_SIGNING_CSC_URL).",
+                "No remote signing service is configured (LIENTHONG_SIGNING_CSC_URL).",
+                csc_error="server_error",
+                status=500,
+            )
+        return CscHttpProvider(settings.SIGNING_CSC_URL, access_token=access_token)
+    return LocalProvider(source=source)

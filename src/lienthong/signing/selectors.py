@@ -1,0 +1,37 @@
+"""Reads of the signing app. A user sees their own credentials and tokens only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from lienthong.signing.models import AccessToken, CredentialStatus, SigningCredential
+
+
+def credentials_of(user: Any) -> QuerySet[SigningCredential]:
+    if user is None or not user.is_authenticated:
+        return SigningCredential.objects.none()
+    return SigningCredential.objects.filter(user=user).order_by("created_at", "pk")
+
+
+def usable_credentials_of(user: Any) -> list[SigningCredential]:
+    """What ``credentials/list`` names: active, with a certificate valid now."""
+    now = timezone.now()
+    return [
+        c for c in credentials_of(user).filter(status=CredentialStatus.ACTIVE) if c.is_usable(now)
+    ]
+
+
+def credential_for(user: Any, credential_id: str) -> SigningCredential | None:
+    """The user's credential of that ID; None when absent or someone else's (the same answer)."""
+    if not isinstance(credential_id, str) or not credential_id:
+        return None
+    return credentials_of(user).filter(credential_id=credential_id).first()
+
+
+def live_tokens_of(user: Any) -> QuerySet[AccessToken]:
+    return AccessToken.objects.filter(
+        user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).order_by("-created_at", "-pk")
