@@ -15,6 +15,7 @@ from lienthong.exchange import delivery, webhooks
 from lienthong.exchange.models import (
     AccessRight,
     InboundMessage,
+    LogHead,
     LogRecord,
     LogTimestamp,
     OutboundMessage,
@@ -85,7 +86,23 @@ class LogRecordAdmin(ReadOnlyModelAdmin):
 class LogTimestampAdmin(ReadOnlyModelAdmin):
     list_display = ("sequence", "time", "authority", "digest")
     readonly_fields = ("sequence", "digest", "time", "authority")
-    exclude = ("token",)
+    exclude = ("token", "tsa_certificate")
+
+
+@admin.register(LogHead)
+class LogHeadAdmin(ReadOnlyModelAdmin):
+    """Where the chain stands: its head, the archive checkpoint, and whether the
+    time-stamping authority is failing (the worker retries; /metrics has the same)."""
+
+    list_display = (
+        "sequence",
+        "digest",
+        "archived_sequence",
+        "stamp_failures",
+        "stamp_error",
+        "stamp_attempted_at",
+    )
+    readonly_fields = [f.name for f in LogHead._meta.fields]
 
 
 @admin.register(AccessRight)

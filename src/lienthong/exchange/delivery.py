@@ -32,9 +32,10 @@ from typing import Any
 import httpx
 import structlog
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from lienthong.directory import snapshots
 from lienthong.directory.models import DirectoryAnchor
@@ -297,10 +298,27 @@ def deliver_due(http: httpx.Client, limit: int | None = None) -> RoundResult:
     return result
 
 
+def consume_inbound() -> int:
+    """Hand what this node received to the apps that act on it
+    (``settings.EXCHANGE_INBOUND_CONSUMERS``: dossier hand-offs and statuses);
+    how many envelopes they applied. Each consumer applies an envelope once, in
+    its own transaction, so a failing round is simply tried again."""
+    applied = 0
+    for path in settings.EXCHANGE_INBOUND_CONSUMERS:
+        try:
+            done = import_string(path)()
+        except DatabaseError as exc:  # a busy or lost database: the next round tries again
+            logger.warning("received envelopes not applied", consumer=path, error=str(exc))
+            close_old_connections()
+            continue
+        applied += done if isinstance(done, int) else len(done)
+    return applied
+
+
 def run(*, once: bool = False, idle_seconds: float = 1.0, stop=None) -> None:
     """The worker loop: rounds back to back while there is work, a pause when idle;
-    the directory snapshot pulled every DIRECTORY_POLL_SECONDS (on a following node)
-    and the message log's head timestamped every EXCHANGE_LOG_TIMESTAMP_SECONDS."""
+    the directory snapshot pulled every DIRECTORY_POLL_SECONDS (on a following node),
+    received envelopes handed to the apps that act on them, and the message log's head timestamped every EXCHANGE_LOG_TIMESTAMP_SECONDS."""
     next_stamp = next_pull = time.monotonic()
     with client() as http, webhooks.client() as hooks:
         while stop is None or not stop():
@@ -313,16 +331,18 @@ def run(*, once: bool = False, idle_seconds: float = 1.0, stop=None) -> None:
                                    detail=refused.detail)  # fmt: skip
             outcome = deliver_due(http)
             posted = webhooks.deliver_due(hooks)
+            applied = consume_inbound()
             if settings.TSA_URL and time.monotonic() >= next_stamp:
-                next_stamp = time.monotonic() + settings.EXCHANGE_LOG_TIMESTAMP_SECONDS
+                # When the head is due and when to retry a failing authority is kept in
+                # the database (log.stamp_if_due); this only spares the query.
+                next_stamp = time.monotonic() + 30
                 try:
-                    log.timestamp_head(settings.TSA_URL)
+                    log.stamp_if_due(settings.TSA_URL)
                 except log.TimestampFailed as exc:
                     logger.warning("log head not timestamped", error=str(exc))
-                    next_stamp = time.monotonic() + 60  # try again soon
             if once:
                 return
-            if outcome.claimed == 0 and posted == 0:
+            if outcome.claimed == 0 and posted == 0 and applied == 0:
                 time.sleep(idle_seconds)
 
 

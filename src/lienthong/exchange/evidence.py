@@ -1,93 +1,296 @@
 """Evidence for one dossier: a self-contained archive anyone can verify offline.
 
-``build(correlation_id)`` gathers, from this node's records, every envelope
-sent or received under that correlation id (the dossier code), every receipt
-that names them, the message-log records of both, and the trust anchors of
-the node's trust list, into a ZIP archive::
+``build(correlation_id)`` gathers, from this node's message log (and from log
+archive files, when given), every envelope, query and query response recorded
+under that correlation id (the dossier code) and every receipt that names
+those envelopes, exactly as signed, with what proves them::
 
-    manifest.json                  what is inside, with the SHA-256 of every file
-    envelopes/<envelope id>.jws    the signed envelopes (the certificates ride in x5c)
-    receipts/<sha-256>.jws         the signed batch receipts naming them
-    log.json                       their message-log records (digests, links, times)
-    roots/<sha-256>.pem            the trusted roots the signatures lead to
+    manifest.json                  format, correlation id, node, time, SHA-256 of every file
+    objects/<sha-256>.jws          the signed objects, as sent or received
+    log.json                       "records": their log records in full (no content);
+                                   "chain": the records between each of them and the first
+                                   timestamped head after it, by leaf hash only;
+                                   "timestamps": those heads (sequence, link, token file)
+    timestamps/<sequence>.tsr      the RFC 3161 tokens (DER)
+    certificates/<sha-256>.pem     intermediates and cross-certificates of the trust list,
+                                   and the time-stamping authorities' certificates
+    roots/<sha-256>.pem            the trust anchors (the trust list's enabled roots)
+    revocation/<sha-256>.ocsp|.crl the OCSP responses and CRLs about those certificates still
+                                   in the node's revocation cache, if any
 
-``verify(data)`` needs nothing but the archive: every file matches the
-manifest; every envelope and receipt signature verifies with the key of its
-own certificate, whose path leads to one of the archive's roots at the time
-the envelope says it was made; every receipt names the envelopes' SHA-256;
-every log record's digest follows from its fields and the digest it links to.
+``verify`` (verify_evidence.py, which runs without Django) needs nothing but
+the archive.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import hashlib
 import io
 import json
 import zipfile
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives import serialization
 
-from lienthong.exchange.envelope import format_time, parse_time
+from lienthong.exchange.envelope import format_time
+from lienthong.exchange.verify_evidence import (
+    FORMAT,
+    Report,
+    jws_parts,
+    verify,  # noqa: F401 (re-exported)
+)
 
-FORMAT = "lienthong-evidence/1"
-_HASHES = {"RS256": hashes.SHA256(), "ES256": hashes.SHA256(), "ES384": hashes.SHA384(),
-           "ES512": hashes.SHA512()}  # fmt: skip
+RECEIPT_KINDS = ("receipt-sent", "receipt-received")
+# How long after a dossier's last envelope its receipts are looked for in the log when the
+# messages themselves (which hold their receipts) were purged.
+RECEIPT_SEARCH_DAYS = 30
+
+
+class NotTimestamped(Exception):
+    """Some records of the dossier are not yet covered by a timestamped head."""
+
+
+class UnusableArchive(Exception):
+    """A message-log archive file given does not match its own manifest."""
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def build(correlation_id: str) -> bytes:
-    """The evidence archive of one correlation id, as ZIP bytes (empty: LookupError)."""
-    from django.db.models import Q
+def _pem(der: bytes) -> bytes:
+    return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
 
-    from lienthong.exchange.models import InboundMessage, LogRecord, OutboundMessage
+
+class _Database:
+    """The records the database still holds."""
+
+    def matching(self, correlation_id: str) -> list[dict]:
+        from lienthong.exchange import log
+        from lienthong.exchange.models import LogRecord
+
+        return [
+            {**log.fields(r), "content": r.content}
+            for r in LogRecord.objects.filter(correlation_id=correlation_id).order_by("sequence")
+        ]
+
+    def receipts(self, envelope_ids: set[str], after: int, until: dt.datetime) -> list[dict]:
+        from lienthong.exchange import log
+        from lienthong.exchange.models import InboundMessage, LogRecord, OutboundMessage
+
+        # The messages hold their receipts; the log is searched only for those purged.
+        known = {
+            _sha256(receipt.encode())
+            for model in (OutboundMessage, InboundMessage)
+            for receipt in model.objects.filter(envelope_id__in=envelope_ids)
+            .exclude(receipt="")
+            .values_list("receipt", flat=True)
+        }
+        found = [
+            {**log.fields(r), "content": r.content}
+            for r in LogRecord.objects.filter(content_sha256__in=known, kind__in=RECEIPT_KINDS)
+        ]
+        named = {e for r in found for e in _named(r["content"])}
+        if envelope_ids - named:
+            window = LogRecord.objects.filter(
+                sequence__gt=after, kind__in=RECEIPT_KINDS, recorded_at__lte=until
+            ).exclude(content_sha256__in=known)
+            for record in window.order_by("sequence").iterator(chunk_size=500):
+                if envelope_ids & _named(record.content):
+                    found.append({**log.fields(record), "content": record.content})
+        return found
+
+    def covering(self, sequence: int) -> dict | None:
+        from lienthong.exchange.models import LogTimestamp
+
+        stamp = LogTimestamp.objects.filter(sequence__gte=sequence).order_by("sequence").first()
+        if stamp is None:
+            return None
+        return {
+            "sequence": stamp.sequence,
+            "digest": stamp.digest,
+            "token": bytes(stamp.token),
+            "tsa_certificate": bytes(stamp.tsa_certificate),
+        }
+
+    def entries(self, ranges: list[tuple[int, int]]) -> dict[int, dict]:
+        from django.db.models import Q
+
+        from lienthong.exchange import log
+        from lienthong.exchange.models import LogRecord
+
+        if not ranges:
+            return {}
+        query = Q()
+        for first, last in ranges:
+            query |= Q(sequence__gte=first, sequence__lte=last)
+        return {
+            r.sequence: log.fields(r)
+            for r in LogRecord.objects.filter(query).defer("content").iterator(chunk_size=2000)
+        }
+
+
+class _Archive:
+    """The records of a message-log archive file (log_archive.py)."""
+
+    def __init__(self, path):
+        from lienthong.exchange import log_archive
+
+        try:
+            self.contents = log_archive.open_archive(path)
+        except ValueError as exc:
+            raise UnusableArchive(f"{path}: {exc}") from exc
+
+    def matching(self, correlation_id: str) -> list[dict]:
+        return [r for r in self.contents.records() if r["correlation_id"] == correlation_id]
+
+    def receipts(self, envelope_ids: set[str], after: int, until: dt.datetime) -> list[dict]:
+        return [
+            r
+            for r in self.contents.records()
+            if r["kind"] in RECEIPT_KINDS
+            and r["sequence"] > after
+            and envelope_ids & _named(r["content"])
+        ]
+
+    def covering(self, sequence: int) -> dict | None:
+        for stamp in sorted(self.contents.stamps(), key=lambda s: s["sequence"]):
+            if stamp["sequence"] >= sequence:
+                return {
+                    "sequence": stamp["sequence"],
+                    "digest": stamp["digest"],
+                    "token": base64.b64decode(stamp["token"]),
+                    "tsa_certificate": base64.b64decode(stamp.get("tsa_certificate", "")),
+                }
+        return None
+
+    def entries(self, ranges: list[tuple[int, int]]) -> dict[int, dict]:
+        return {
+            r["sequence"]: {k: v for k, v in r.items() if k != "content"}
+            for r in self.contents.records()
+            if any(first <= r["sequence"] <= last for first, last in ranges)
+        }
+
+
+def _named(receipt: str) -> set[str]:
+    """The envelope ids a signed receipt names."""
+    try:
+        return {e.get("envelope_id") for e in jws_parts(receipt)[1].get("entries", [])}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return set()
+
+
+def _revocation_answers(certificates: list[bytes]) -> dict[str, bytes]:
+    """The OCSP responses and CRLs still in the node's cache (trust.RevocationAnswer) that
+    speak of these certificates: "revocation/<sha-256>.ocsp" or ".crl"."""
+    from asn1crypto import crl, ocsp
+
+    from lienthong.trust.models import RevocationAnswer
+
+    parsed = [x509.load_der_x509_certificate(der) for der in certificates]
+    serials = {c.serial_number for c in parsed}
+    issuers = {c.issuer.public_bytes() for c in parsed}
+    found = {}
+    for kind, der in RevocationAnswer.objects.values_list("kind", "der"):
+        der = bytes(der)
+        try:
+            if kind == RevocationAnswer.Kind.OCSP:
+                basic = ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
+                answers = basic["tbs_response_data"]["responses"]
+                speaks = any(a["cert_id"]["serial_number"].native in serials for a in answers)
+            else:
+                speaks = crl.CertificateList.load(der)["tbs_cert_list"]["issuer"].dump() in issuers
+        except (ValueError, KeyError, TypeError):
+            continue
+        if speaks:
+            found[f"revocation/{_sha256(der)}.{kind}"] = der
+    return found
+
+
+def build(correlation_id: str, *, archives: Iterable = (), tsa_url: str = "") -> bytes:
+    """The evidence archive of one correlation id, as ZIP bytes.
+
+    LookupError: nothing under that id. NotTimestamped: a record is not yet
+    covered by a timestamped head (with ``tsa_url``, the head is timestamped
+    first when it needs to be)."""
+    from lienthong.exchange import log
     from lienthong.node import this_node
-    from lienthong.trust import selectors
+    from lienthong.trust.models import CertificateKind, TrustedCertificate
 
-    sent = list(OutboundMessage.objects.filter(correlation_id=correlation_id).order_by("pk"))
-    received = list(InboundMessage.objects.filter(correlation_id=correlation_id).order_by("pk"))
-    if not sent and not received:
+    sources = [*(_Archive(path) for path in archives), _Database()]
+    records: dict[int, dict] = {}
+    for source in sources:
+        records.update({r["sequence"]: r for r in source.matching(correlation_id)})
+    if not records:
         raise LookupError(correlation_id)
+    envelope_ids = {r["envelope_id"] for r in records.values() if r["envelope_id"]}
+    first = min(records)
+    until = dt.datetime.fromisoformat(
+        max(r["recorded_at"] for r in records.values()).replace("Z", "+00:00")
+    ) + dt.timedelta(days=RECEIPT_SEARCH_DAYS)
+    for source in sources:
+        records.update({r["sequence"]: r for r in source.receipts(envelope_ids, first, until)})
+
+    def covering(sequence: int) -> dict | None:
+        found = [s for s in (source.covering(sequence) for source in sources) if s is not None]
+        return min(found, key=lambda s: s["sequence"]) if found else None
+
+    if tsa_url and covering(max(records)) is None:
+        log.timestamp_head(tsa_url)  # TimestampFailed goes to the caller
+    ranges, used = [], {}
+    for sequence in sorted(records):
+        stamp = covering(sequence)
+        if stamp is None:
+            raise NotTimestamped(sequence)
+        ranges.append((sequence + 1, stamp["sequence"]))
+        used[stamp["sequence"]] = stamp
+    hidden: dict[int, dict] = {}
+    for source in sources:
+        hidden.update(source.entries(ranges))
+    chain = []
+    for sequence, entry in sorted(hidden.items()):
+        if sequence in records:
+            continue
+        if entry["version"] >= 2:
+            chain.append({"sequence": sequence, "leaf": entry["leaf"]})
+        else:  # version 1: no leaf hash; its fields, never its content
+            chain.append({k: v for k, v in entry.items() if k not in ("leaf", "digest")})
+
     files: dict[str, bytes] = {}
-    for message in [*sent, *received]:
-        files[f"envelopes/{message.envelope_id}.jws"] = message.token.encode("ascii")
-        if message.receipt:
-            files[f"receipts/{_sha256(message.receipt.encode())}.jws"] = message.receipt.encode()
-    ids = [m.envelope_id for m in [*sent, *received]]
-    receipt_digests = [name[9:-4] for name in files if name.startswith("receipts/")]
-    records = LogRecord.objects.filter(
-        Q(envelope_id__in=ids) | Q(content_sha256__in=receipt_digests)
-    ).order_by("sequence")
+    shown = []
+    certificates: dict[str, bytes] = {}
+    for _, record in sorted(records.items()):
+        content = record["content"].encode("utf-8")
+        files[f"objects/{record['content_sha256']}.jws"] = content
+        shown.append({k: v for k, v in record.items() if k != "content"})
+        # The signer's chain rides in the object's x5c; a copy beside it, for readers.
+        try:
+            for encoded in jws_parts(record["content"])[0].get("x5c", []):
+                der = base64.b64decode(encoded)
+                certificates[_sha256(der)] = der
+        except (ValueError, TypeError, AttributeError):
+            pass  # the verifier reports an unreadable object
+    timestamps = []
+    for sequence, stamp in sorted(used.items()):
+        files[f"timestamps/{sequence}.tsr"] = stamp["token"]
+        if stamp["tsa_certificate"]:
+            certificates[_sha256(stamp["tsa_certificate"])] = stamp["tsa_certificate"]
+        timestamps.append(
+            {"sequence": sequence, "digest": stamp["digest"], "token": f"timestamps/{sequence}.tsr"}
+        )
     files["log.json"] = json.dumps(
-        [
-            {
-                "sequence": r.sequence,
-                "kind": r.kind,
-                "envelope_id": r.envelope_id,
-                "correlation_id": r.correlation_id,
-                "recorded_at": format_time(r.recorded_at),
-                "content_sha256": r.content_sha256,
-                "previous_digest": r.previous_digest,
-                "digest": r.digest,
-            }
-            for r in records
-        ],
-        indent=1,
+        {"records": shown, "chain": chain, "timestamps": timestamps}, indent=1
     ).encode()
-    for root in selectors.anchors():
-        pem = x509.load_der_x509_certificate(root.dump()).public_bytes(serialization.Encoding.PEM)
-        files[f"roots/{_sha256(root.dump())}.pem"] = pem
+    for der, kind in TrustedCertificate.objects.filter(is_enabled=True).values_list("der", "kind"):
+        der = bytes(der)
+        folder = "roots" if kind == CertificateKind.ROOT else "certificates"
+        files[f"{folder}/{_sha256(der)}.pem"] = _pem(der)
+    for digest, der in certificates.items():
+        files[f"certificates/{digest}.pem"] = _pem(der)
+    files.update(_revocation_answers(list(certificates.values())))
     manifest = {
         "format": FORMAT,
         "correlation_id": correlation_id,
@@ -103,164 +306,4 @@ def build(correlation_id: str) -> bytes:
     return buffer.getvalue()
 
 
-@dataclass
-class Verification:
-    envelopes: int = 0
-    receipts: int = 0
-    log_records: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def intact(self) -> bool:
-        return not self.problems
-
-
-def _segments(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
-    header_b64, payload_b64, signature_b64 = token.split(".")
-
-    def decode(segment: str) -> bytes:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-    header, payload = json.loads(decode(header_b64)), json.loads(decode(payload_b64))
-    return header, payload, f"{header_b64}.{payload_b64}".encode("ascii"), decode(signature_b64)
-
-
-def _check_signature(token: str, roots: list, at: dt.datetime) -> str | None:
-    """None when the JWS verifies with its x5c leaf and that leaf's path reaches a root."""
-    from asn1crypto import x509 as asn1_x509
-    from pyhanko_certvalidator import CertificateValidator, ValidationContext
-    from pyhanko_certvalidator.errors import PathError, ValidationError
-
-    try:
-        header, _, signing_input, signature = _segments(token)
-        chain = [base64.b64decode(c) for c in header["x5c"]]
-        leaf = x509.load_der_x509_certificate(chain[0])
-        algorithm = _HASHES[header["alg"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        return f"unreadable signature ({type(exc).__name__})"
-    key = leaf.public_key()
-    try:
-        if isinstance(key, rsa.RSAPublicKey) and header["alg"] == "RS256":
-            key.verify(signature, signing_input, padding.PKCS1v15(), algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey) and header["alg"].startswith("ES"):
-            half = len(signature) // 2
-            der = encode_dss_signature(
-                int.from_bytes(signature[:half]), int.from_bytes(signature[half:])
-            )
-            key.verify(der, signing_input, ec.ECDSA(algorithm))
-        else:
-            return f"algorithm {header['alg']} does not fit the certificate's key"
-    except InvalidSignature:
-        return "the signature does not verify"
-    context = ValidationContext(
-        trust_roots=roots,
-        other_certs=[asn1_x509.Certificate.load(c) for c in chain[1:]],
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-        moment=at,
-    )
-    try:
-        validator = CertificateValidator(
-            asn1_x509.Certificate.load(chain[0]), validation_context=context
-        )
-        asyncio.run(validator.async_validate_usage(set()))
-    except (PathError, ValidationError) as exc:
-        return f"the certificate does not lead to a root of the archive ({type(exc).__name__})"
-    return None
-
-
-def verify(data: bytes) -> Verification:
-    """Verify an evidence archive with nothing but its own content."""
-    from asn1crypto import pem
-    from asn1crypto import x509 as asn1_x509
-
-    from lienthong.exchange.log import _digest
-
-    outcome = Verification()
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        manifest = json.loads(archive.read("manifest.json"))
-        files = {name: archive.read(name) for name in manifest["files"]}
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        outcome.problems.append(f"not an evidence archive: {type(exc).__name__}: {exc}"[:200])
-        return outcome
-    if manifest.get("format") != FORMAT:
-        outcome.problems.append(f"unknown format {manifest.get('format')!r}")
-    for name, digest in manifest["files"].items():
-        if _sha256(files[name]) != digest:
-            outcome.problems.append(f"{name}: does not match the manifest")
-    extra = set(archive.namelist()) - set(manifest["files"]) - {"manifest.json"}
-    if extra:
-        outcome.problems.append(f"files outside the manifest: {', '.join(sorted(extra))}")
-    roots = [
-        asn1_x509.Certificate.load(pem.unarmor(data)[2])
-        for name, data in files.items()
-        if name.startswith("roots/")
-    ]
-    digests: dict[str, str] = {}
-    for name, raw in sorted(files.items()):
-        if not name.startswith("envelopes/"):
-            continue
-        token = raw.decode("ascii")
-        digests[name[10:-4]] = _sha256(raw)
-        try:
-            envelope = _segments(token)[1]
-            made = parse_time(envelope["created_at"])
-        except (ValueError, KeyError, TypeError):
-            outcome.problems.append(f"{name}: not an envelope")
-            continue
-        if envelope.get("id") != name[10:-4] or envelope.get("correlation_id") != manifest.get(
-            "correlation_id"
-        ):
-            outcome.problems.append(f"{name}: id or correlation id differs from the archive's")
-        problem = _check_signature(token, roots, made)
-        if problem:
-            outcome.problems.append(f"{name}: {problem}")
-        outcome.envelopes += 1
-    named: set[str] = set()
-    for name, raw in sorted(files.items()):
-        if not name.startswith("receipts/"):
-            continue
-        token = raw.decode("ascii")
-        try:
-            receipt = _segments(token)[1]
-            made = parse_time(receipt["received_at"])
-            entries = receipt["entries"]
-        except (ValueError, KeyError, TypeError):
-            outcome.problems.append(f"{name}: not a receipt")
-            continue
-        problem = _check_signature(token, roots, made)
-        if problem:
-            outcome.problems.append(f"{name}: {problem}")
-        for entry in entries:
-            if entry.get("envelope_id") in digests:
-                named.add(entry["envelope_id"])
-                if entry.get("envelope_sha256") != digests[entry["envelope_id"]]:
-                    outcome.problems.append(
-                        f"{name}: names envelope {entry['envelope_id']} with another SHA-256"
-                    )
-        outcome.receipts += 1
-    try:
-        records = json.loads(files["log.json"])
-    except (KeyError, ValueError):
-        records = []
-        outcome.problems.append("log.json: missing or unreadable")
-    contents = {**digests, **{n[9:-4]: n[9:-4] for n in files if n.startswith("receipts/")}}
-    for record in records:
-        expected = _digest(
-            record["previous_digest"],
-            record["sequence"],
-            record["kind"],
-            record["envelope_id"],
-            record["correlation_id"],
-            record["recorded_at"],
-            record["content_sha256"],
-        )
-        if expected != record["digest"]:
-            outcome.problems.append(f"log record #{record['sequence']}: digest does not follow")
-        outcome.log_records += 1
-    logged = {r["content_sha256"] for r in records}
-    for identifier, digest in contents.items():
-        if digest not in logged:
-            outcome.problems.append(f"{identifier}: not in the archive's log records")
-    return outcome
+Verification = Report

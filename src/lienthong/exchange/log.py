@@ -1,39 +1,60 @@
-"""The message log: a hash chain over every envelope and receipt the node sends or receives.
+"""The message log: a hash chain over every envelope, query and receipt the node sends or
+receives.
 
-Record n's digest is SHA-256 over the canonical JSON (RFC 8785) of
-``[previous digest, sequence, kind, envelope id, correlation id, recorded at,
-SHA-256 of the content]``; the first record's previous digest is 64 zeros.
+Each record has a leaf hash over its own fields (kind, sequence, envelope or
+query id, correlation id, time recorded, SHA-256 of the signed object) and a
+link = SHA-256("lienthong-log-chain/2" || previous link || leaf hash); the
+rules are in verify_evidence.py, which verifies evidence without Django. A
+proof that one record reached a timestamped head therefore needs only the
+*leaf hashes* of the records between, never their metadata. Records written
+before leaf hashes existed are version 1 and keep their rule (migration 0010
+explains why they are not recomputed).
+
 Appending locks the one ``LogHead`` row, so concurrent writers (several web
 and worker processes on PostgreSQL) still form a single chain, and the record
 is written in the caller's transaction: a message and its log record commit
 or roll back together.
 
-The head is timestamped periodically by an RFC 3161 authority
-(``timestamp_head``; ``lienthong exchange timestamp-log``, and the worker
-every ``LIENTHONG_EXCHANGE_LOG_TIMESTAMP_SECONDS`` when ``LIENTHONG_TSA_URL``
-is set): the token proves that every record up to that one existed, as it
-is, at that time. ``verify`` checks the tokens too.
+The head is timestamped by an RFC 3161 authority (``stamp_if_due`` from the
+worker every ``LIENTHONG_EXCHANGE_LOG_TIMESTAMP_SECONDS`` when records were
+added; ``lienthong exchange timestamp-log`` on demand). A token is verified
+before it is stored; a failing authority never blocks the log: the failure is
+kept on the head (admin, /metrics) and retried after a growing pause.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-import rfc8785
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from lienthong.exchange.envelope import format_time
 from lienthong.exchange.models import LogHead, LogRecord, LogTimestamp
+from lienthong.exchange.verify_evidence import GENESIS, leaf_hash, link, record_link
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "append", "append_many", "stamp_if_due", "timestamp_head", "verify"]
+
+VERSION = 2
 
 
-def _digest(previous: str, sequence: int, kind: str, envelope_id: str, correlation_id: str,
-            recorded_at: str, content_sha256: str) -> str:  # fmt: skip
-    fields = [previous, sequence, kind, envelope_id, correlation_id, recorded_at, content_sha256]
-    return hashlib.sha256(rfc8785.dumps(fields)).hexdigest()
+def fields(record: LogRecord) -> dict:
+    """A record as the hash rules (and archives and evidence) see it, without its content."""
+    return {
+        "sequence": record.sequence,
+        "version": record.version,
+        "kind": record.kind,
+        "envelope_id": record.envelope_id,
+        "correlation_id": record.correlation_id,
+        "recorded_at": format_time(record.recorded_at),
+        "content_sha256": record.content_sha256,
+        "previous_digest": record.previous_digest,
+        "leaf": record.leaf_hash,
+        "digest": record.digest,
+    }
 
 
 def append(*, kind: str, envelope_id: str, correlation_id: str, content: str) -> LogRecord:
@@ -53,12 +74,21 @@ def append_many(items: list[tuple[str, str, str, str]]) -> list[LogRecord]:
     for kind, envelope_id, correlation_id, content in items:
         sequence += 1
         content_sha256 = hashlib.sha256(content.encode("utf-8")).hexdigest()
-        digest = _digest(
-            previous, sequence, kind, envelope_id, correlation_id, moment, content_sha256
+        leaf = leaf_hash(
+            {
+                "sequence": sequence,
+                "kind": kind,
+                "envelope_id": envelope_id,
+                "correlation_id": correlation_id,
+                "recorded_at": moment,
+                "content_sha256": content_sha256,
+            }
         )
+        digest = link(previous, leaf)
         records.append(
             LogRecord(
                 sequence=sequence,
+                version=VERSION,
                 kind=kind,
                 envelope_id=envelope_id,
                 correlation_id=correlation_id,
@@ -66,6 +96,7 @@ def append_many(items: list[tuple[str, str, str, str]]) -> list[LogRecord]:
                 content=content,
                 content_sha256=content_sha256,
                 previous_digest=previous,
+                leaf_hash=leaf,
                 digest=digest,
             )
         )
@@ -75,43 +106,120 @@ def append_many(items: list[tuple[str, str, str, str]]) -> list[LogRecord]:
     return records
 
 
+def record_problem(line: dict, previous: str) -> str:
+    """Why a record (as ``fields`` gives it, with its content or not) does not follow the
+    link ``previous``, or ""."""
+    if line["previous_digest"] != previous:
+        return "it does not link to the record before it"
+    if line["version"] >= 2:
+        if line["leaf"] != leaf_hash(line):
+            return "its leaf hash does not match its fields"
+        expected = link(previous, line["leaf"])
+    else:
+        expected = record_link(previous, line)
+    if line["digest"] != expected:
+        return "its digest does not match its fields"
+    return ""
+
+
+# --- Timestamps of the head (RFC 3161) -----------------------------------------------------
+
+
 class TimestampFailed(Exception):
     """The time-stamping authority could not be reached or answered wrongly."""
 
 
 def timestamp_head(url: str) -> LogTimestamp | None:
-    """Have the head of the log timestamped (RFC 3161); None if nothing new since the last."""
+    """Have the head of the log timestamped (RFC 3161); None if nothing new since the last.
+
+    The token is verified — its imprint is the head's link, its signer a
+    time-stamping certificate leading to the trust list — before it is
+    stored; any failure is TimestampFailed and is kept on the head for the
+    operator."""
     import asyncio
 
-    from asn1crypto import tsp
+    from asn1crypto import cms
     from pyhanko.sign.timestamps import TimestampRequestError
     from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 
     head = LogHead.objects.filter(pk=1).first()
-    if head is None or head.sequence == 0:
+    # Nothing since the last timestamp (or since the last archive, which ends at one).
+    if head is None or head.sequence <= head.archived_sequence:
         return None
     last = LogTimestamp.objects.order_by("-sequence").first()
     if last is not None and last.sequence >= head.sequence:
         return None
     stamper = RequestsHTTPTimeStamper(url, timeout=30)
+    LogHead.objects.filter(pk=1).update(stamp_attempted_at=timezone.now())
     try:
-        token = asyncio.run(stamper.async_timestamp(bytes.fromhex(head.digest), "sha256"))
-    except (TimestampRequestError, OSError, ValueError) as exc:
-        raise TimestampFailed(f"{type(exc).__name__}: {exc}"[:300]) from exc
-    info = token["content"]["encap_content_info"]["content"].parsed
-    if not isinstance(info, tsp.TSTInfo):
-        raise TimestampFailed("the answer is not a timestamp token")
-    return LogTimestamp.objects.create(
-        sequence=head.sequence,
-        digest=head.digest,
-        time=info["gen_time"].native,
-        authority=url[:300],
-        token=token.dump(),
-    )
+        try:
+            token = asyncio.run(stamper.async_timestamp(bytes.fromhex(head.digest), "sha256"))
+            signed = token["content"]
+            info = signed["encap_content_info"]["content"].parsed
+            stamp = LogTimestamp(
+                sequence=head.sequence,
+                digest=head.digest,
+                time=info["gen_time"].native,
+                authority=url[:300],
+                token=token.dump(),
+            )
+        except (TimestampRequestError, OSError, ValueError, KeyError, TypeError) as exc:
+            raise TimestampFailed(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        problem = _timestamp_problem(stamp, head.digest)
+        if problem:
+            raise TimestampFailed(problem)
+    except TimestampFailed as failed:
+        LogHead.objects.filter(pk=1).update(
+            stamp_failures=F("stamp_failures") + 1, stamp_error=str(failed)[:500]
+        )
+        raise
+    stamp.tsa_certificate = _signer_certificate(cms.ContentInfo.load(bytes(stamp.token)))
+    stamp.save()
+    LogHead.objects.filter(pk=1).update(stamp_failures=0, stamp_error="")
+    return stamp
 
 
-def _timestamp_problem(stamp: LogTimestamp, record: LogRecord | None) -> str:
-    """Why a stored timestamp does not prove its record, or ""."""
+def stamp_if_due(url: str, *, interval: int | None = None) -> LogTimestamp | None:
+    """The worker's tick: timestamp the head if records were added, the last timestamp is
+    ``interval`` seconds old (LIENTHONG_EXCHANGE_LOG_TIMESTAMP_SECONDS) and, after failures,
+    the pause before the next attempt (a minute, doubling, at most the interval) is over.
+
+    The schedule is kept in the database, so several workers and restarts share it."""
+    from django.conf import settings
+
+    interval = settings.EXCHANGE_LOG_TIMESTAMP_SECONDS if interval is None else interval
+    head = LogHead.objects.filter(pk=1).first()
+    if not url or head is None or head.sequence <= head.archived_sequence:
+        return None
+    last = LogTimestamp.objects.order_by("-sequence").first()
+    if last is not None and last.sequence >= head.sequence:
+        return None
+    now = timezone.now()
+    if last is not None and now - last.time < dt.timedelta(seconds=interval):
+        return None
+    if head.stamp_failures and head.stamp_attempted_at is not None:
+        pause = min(60 * 2 ** (head.stamp_failures - 1), max(interval, 60))
+        if now - head.stamp_attempted_at < dt.timedelta(seconds=pause):
+            return None
+    return timestamp_head(url)
+
+
+def _signer_certificate(token) -> bytes:
+    """The DER of the certificate that signed a timestamp token (b"" if it is not inside)."""
+    signed = token["content"]
+    sid = signed["signer_infos"][0]["sid"]
+    for choice in signed["certificates"] or []:
+        certificate = choice.chosen
+        if sid.name == "issuer_and_serial_number":
+            if certificate.serial_number == sid.chosen["serial_number"].native:
+                return certificate.dump()
+        elif certificate.key_identifier == sid.chosen.native:
+            return certificate.dump()
+    return b""
+
+
+def _timestamp_problem(stamp: LogTimestamp, digest: str | None) -> str:
+    """Why a timestamp does not prove the link ``digest`` (the record it names), or ""."""
     import asyncio
 
     from asn1crypto import cms
@@ -120,7 +228,7 @@ def _timestamp_problem(stamp: LogTimestamp, record: LogRecord | None) -> str:
 
     from lienthong.trust import selectors
 
-    if record is None or record.digest != stamp.digest:
+    if digest is None or digest != stamp.digest:
         return f"timestamp of #{stamp.sequence} does not cover the record now there"
     try:
         signed = cms.ContentInfo.load(bytes(stamp.token))["content"]
@@ -143,6 +251,9 @@ def _timestamp_problem(stamp: LogTimestamp, record: LogRecord | None) -> str:
     return ""
 
 
+# --- Verification ------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Verification:
     records: int
@@ -157,8 +268,9 @@ class Verification:
 
 
 def verify(batch_size: int = 2000) -> Verification:
-    """Walk the chain kept in the database (from the last archived record's digest on);
-    name the first record that does not follow from the one before."""
+    """Walk the chain kept in the database (from the checkpoint the last archive left:
+    ``LogHead.archived_*``); name the first record that does not follow from the one
+    before; check every timestamp kept."""
     head = LogHead.objects.filter(pk=1).first()
     start = head.archived_sequence if head else 0
     previous, expected, count = (head.archived_digest if head else GENESIS), start + 1, 0
@@ -169,18 +281,8 @@ def verify(batch_size: int = 2000) -> Verification:
         problem = ""
         if hashlib.sha256(record.content.encode("utf-8")).hexdigest() != record.content_sha256:
             problem = "its content does not match its recorded digest"
-        elif record.previous_digest != previous:
-            problem = "it does not link to the record before it"
-        elif record.digest != _digest(
-            previous,
-            record.sequence,
-            record.kind,
-            record.envelope_id,
-            record.correlation_id,
-            format_time(record.recorded_at),
-            record.content_sha256,
-        ):
-            problem = "its digest does not match its fields"
+        else:
+            problem = record_problem(fields(record), previous)
         if problem:
             return Verification(count, previous, record.sequence, problem)
         previous, expected, count = record.digest, expected + 1, count + 1
@@ -189,142 +291,13 @@ def verify(batch_size: int = 2000) -> Verification:
             count, previous, start + count + 1, "the chain's head does not match its end"
         )
     stamps = list(LogTimestamp.objects.filter(sequence__gt=start).order_by("sequence"))
-    records = LogRecord.objects.in_bulk([s.sequence for s in stamps], field_name="sequence")
+    digests = dict(
+        LogRecord.objects.filter(sequence__in=[s.sequence for s in stamps]).values_list(
+            "sequence", "digest"
+        )
+    )
     for stamp in stamps:
-        problem = _timestamp_problem(stamp, records.get(stamp.sequence))
+        problem = _timestamp_problem(stamp, digests.get(stamp.sequence))
         if problem:
             return Verification(count, previous, stamp.sequence, problem, len(stamps))
     return Verification(count, previous, timestamps=len(stamps))
-
-
-# --- Retention: moving old records to archive files ----------------------------------------
-
-
-def _line(record: LogRecord) -> dict:
-    return {
-        "sequence": record.sequence,
-        "kind": record.kind,
-        "envelope_id": record.envelope_id,
-        "correlation_id": record.correlation_id,
-        "recorded_at": format_time(record.recorded_at),
-        "content": record.content,
-        "content_sha256": record.content_sha256,
-        "previous_digest": record.previous_digest,
-        "digest": record.digest,
-    }
-
-
-@dataclass(frozen=True)
-class Archived:
-    records: int
-    first: int
-    last: int
-    digest: str
-
-
-def archive(*, before, path) -> Archived | None:
-    """Move the records made before ``before`` (the oldest part of the chain) to ``path``,
-    a JSON-lines file, with the timestamps over them; None if there are none.
-
-    The file is written and flushed to disk first; the records leave the
-    database only then, in one transaction that also moves the chain's start
-    (``LogHead.archived_*``), so ``verify`` goes on from the archived digest and
-    ``verify_archive`` checks the file on its own. A failure leaves the
-    database as it was (at worst, a file holding copies).
-    """
-    import json
-    import os
-    from pathlib import Path
-
-    path = Path(path)
-    with transaction.atomic():
-        head, _ = LogHead.objects.select_for_update().get_or_create(pk=1)
-        records = list(
-            LogRecord.objects.filter(
-                sequence__gt=head.archived_sequence, recorded_at__lt=before
-            ).order_by("sequence")
-        )
-        # Only an unbroken prefix of the chain can leave.
-        kept = []
-        for expected, record in enumerate(records, start=head.archived_sequence + 1):
-            if record.sequence != expected:
-                break
-            kept.append(record)
-        if not kept:
-            return None
-        stamps = list(
-            LogTimestamp.objects.filter(
-                sequence__gt=head.archived_sequence, sequence__lte=kept[-1].sequence
-            ).order_by("sequence")
-        )
-        header = {
-            "format": "lienthong-message-log/1",
-            "first": kept[0].sequence,
-            "last": kept[-1].sequence,
-            "previous_digest": head.archived_digest,
-        }
-        temporary = path.with_name(path.name + ".partial")
-        with open(temporary, "w", encoding="utf-8") as output:
-            output.write(json.dumps(header) + "\n")
-            for record in kept:
-                output.write(json.dumps(_line(record)) + "\n")
-            for stamp in stamps:
-                output.write(
-                    json.dumps(
-                        {
-                            "timestamp_of": stamp.sequence,
-                            "digest": stamp.digest,
-                            "time": format_time(stamp.time),
-                            "authority": stamp.authority,
-                            "token": bytes(stamp.token).hex(),
-                        }
-                    )
-                    + "\n"
-                )
-            output.flush()
-            os.fsync(output.fileno())
-        os.replace(temporary, path)
-        last = kept[-1]
-        LogRecord.objects.filter(sequence__lte=last.sequence).delete()
-        LogTimestamp.objects.filter(sequence__lte=last.sequence).delete()
-        LogHead.objects.filter(pk=1).update(
-            archived_sequence=last.sequence, archived_digest=last.digest
-        )
-    return Archived(len(kept), kept[0].sequence, last.sequence, last.digest)
-
-
-def verify_archive(path) -> Verification:
-    """Check an archive file on its own: every record follows from the one before it,
-    starting at the digest its header names; timestamps match the records they name."""
-    import json
-
-    count, previous = 0, GENESIS
-    try:
-        with open(path, encoding="utf-8") as lines:
-            header = json.loads(next(lines))
-            previous, expected = header["previous_digest"], header["first"]
-            digests = {}
-            for raw in lines:
-                line = json.loads(raw)
-                if "timestamp_of" in line:
-                    if digests.get(line["timestamp_of"]) != line["digest"]:
-                        return Verification(count, previous, line["timestamp_of"],
-                                            "a timestamp does not cover the record it names")  # fmt: skip
-                    continue
-                content_sha256 = hashlib.sha256(line["content"].encode("utf-8")).hexdigest()
-                fields = (line["sequence"], line["kind"], line["envelope_id"],
-                          line["correlation_id"], line["recorded_at"], content_sha256)  # fmt: skip
-                if (
-                    line["sequence"] != expected
-                    or line["previous_digest"] != previous
-                    or content_sha256 != line["content_sha256"]
-                    or line["digest"] != _digest(previous, *fields)
-                ):
-                    return Verification(count, previous, expected, "record does not follow")
-                previous, expected, count = line["digest"], expected + 1, count + 1
-                digests[line["sequence"]] = line["digest"]
-            if expected - 1 != header["last"]:
-                return Verification(count, previous, expected, "the file ends early")
-    except (OSError, ValueError, KeyError, StopIteration) as exc:
-        return Verification(count, previous, count + 1, f"unreadable: {type(exc).__name__}")
-    return Verification(count, previous)

@@ -141,6 +141,15 @@ class LogHead(models.Model):
     # kept in the database starts after it, linked to its digest.
     archived_sequence = models.BigIntegerField(default=0)
     archived_digest = models.CharField(max_length=64, default="0" * 64)
+    # The time-stamping authority's failures since the last timestamp (log.stamp_if_due
+    # retries with a growing pause; the admin and /metrics show them).
+    stamp_failures = models.PositiveIntegerField(_("failed timestamp attempts"), default=0)
+    stamp_error = models.CharField(_("last timestamp error"), max_length=500, blank=True)
+    stamp_attempted_at = models.DateTimeField(_("last timestamp attempt"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message log head")
+        verbose_name_plural = _("message log head")
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.digest}"
@@ -149,9 +158,11 @@ class LogHead(models.Model):
 class LogRecord(models.Model):
     """One link of the message log: every envelope and receipt sent or received.
 
-    ``digest`` = SHA-256 over the previous record's digest and this record's
-    fields (see log.py); editing or removing any record breaks every digest
-    after it, which ``lienthong exchange verify-log`` finds.
+    ``leaf_hash`` = SHA-256 over this record's fields alone, ``digest`` (its link) =
+    SHA-256 over the previous record's link and this leaf hash (verify_evidence.py
+    has the rules); editing or removing any record breaks every link after it,
+    which ``lienthong exchange verify-log`` finds. Version-1 records (written
+    before leaf hashes) keep their own rule and have no leaf hash.
     """
 
     class Kind(models.TextChoices):
@@ -173,6 +184,8 @@ class LogRecord(models.Model):
     content_sha256 = models.CharField(max_length=64)
     previous_digest = models.CharField(max_length=64)
     digest = models.CharField(max_length=64)
+    version = models.PositiveSmallIntegerField(_("hash rule version"), default=2)
+    leaf_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("message log record")
@@ -192,6 +205,8 @@ class LogTimestamp(models.Model):
     time = models.DateTimeField(_("time"))
     authority = models.CharField(_("time-stamping authority"), max_length=300)
     token = models.BinaryField(_("timestamp token (DER)"))
+    # The certificate that signed the token (DER), as found in it when it was verified.
+    tsa_certificate = models.BinaryField(_("authority's certificate (DER)"), default=b"")
 
     class Meta:
         verbose_name = _("message log timestamp")

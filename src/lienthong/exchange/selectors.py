@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
-from lienthong.exchange.models import InboundMessage, LogHead, OutboundMessage
+from lienthong.exchange.models import InboundMessage, LogHead, LogTimestamp, OutboundMessage
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,26 @@ def prometheus_text() -> str:
         "counter",
         "Records in the message log.",
         [({}, head.sequence if head else 0)],
+    )
+    stamped = LogTimestamp.objects.order_by("-sequence").first()
+    metric(
+        "lienthong_exchange_log_unstamped_records",
+        "gauge",
+        "Log records after the last timestamped head.",
+        [({}, (head.sequence if head else 0) - (stamped.sequence if stamped else 0))],
+    )
+    if stamped is not None:
+        metric(
+            "lienthong_exchange_log_last_timestamp_seconds",
+            "gauge",
+            "When the log head was last timestamped (Unix time).",
+            [({}, stamped.time.timestamp())],
+        )
+    metric(
+        "lienthong_exchange_log_timestamp_failures",
+        "gauge",
+        "Failed attempts to timestamp the log head since the last success.",
+        [({}, head.stamp_failures if head else 0)],
     )
     health = peers()
     metric(

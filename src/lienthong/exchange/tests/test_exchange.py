@@ -323,57 +323,6 @@ def test_the_operator_sees_messages_by_state_and_replays_a_dead_letter(node, ope
     assert delivery.deliver_due(node.http).delivered == 1
 
 
-def test_the_evidence_of_a_dossier_verifies_offline(node, tmp_path):
-    import io
-    import zipfile
-
-    from lienthong.exchange import evidence
-
-    first, second = send(correlation="EV-1"), send(correlation="EV-1")
-    send(correlation="OTHER")
-    delivery.deliver_due(node.http)
-    delivery.deliver_due(node.http)
-
-    data = evidence.build("EV-1")
-    outcome = evidence.verify(data)
-    assert outcome.intact, outcome.problems
-    assert outcome.envelopes == 2 and outcome.receipts == 1  # one batch, one receipt
-    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert f"envelopes/{first.envelope_id}.jws" in names
-    assert not any("OTHER" in n for n in names)
-
-    call_command("exchange", "evidence", "EV-1", output=tmp_path / "ev.zip")
-    call_command("exchange", "verify-evidence", str(tmp_path / "ev.zip"))
-
-    # A changed file, even with its manifest line changed to match, is found.
-    archive = zipfile.ZipFile(io.BytesIO(data))
-    files = {n: archive.read(n) for n in archive.namelist()}
-    name = f"envelopes/{second.envelope_id}.jws"
-    header, _, signature = files[name].decode().split(".")
-    forged = body(files[name].decode())
-    forged["payload"] = {"status": 10}
-    files[name] = ".".join(
-        [
-            header,
-            base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("="),
-            signature,
-        ]
-    ).encode()
-    manifest = json.loads(files["manifest.json"])
-    manifest["files"][name] = evidence._sha256(files[name])
-    files["manifest.json"] = json.dumps(manifest).encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as out:
-        for n, d in files.items():
-            out.writestr(n, d)
-    problems = evidence.verify(buffer.getvalue()).problems
-    assert any("signature does not verify" in p for p in problems), problems
-    assert any("names envelope" in p for p in problems), problems
-    (tmp_path / "forged.zip").write_bytes(buffer.getvalue())
-    with pytest.raises(CommandError, match="not intact"):
-        call_command("exchange", "verify-evidence", str(tmp_path / "forged.zip"))
-
-
 def test_no_evidence_for_an_unknown_dossier(node):
     with pytest.raises(CommandError, match="no message"):
         call_command("exchange", "evidence", "NOPE")
@@ -452,37 +401,6 @@ def test_an_unreachable_authority_is_a_clear_error(node):
         call_command("exchange", "timestamp-log", tsa="http://127.0.0.1:9/tsa")
     with pytest.raises(CommandError, match="no time-stamping authority"):
         call_command("exchange", "timestamp-log")
-
-
-def test_old_log_records_move_to_an_archive_and_the_chain_goes_on(node, tmp_path):
-    send()
-    delivery.deliver_due(node.http)
-    stamp = log.timestamp_head(node.pki.tsa_url)
-    archive = tmp_path / "log-1.jsonl"
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
-
-    with time_machine.travel(later):
-        call_command("exchange", "archive-log", output=archive)  # retention: 365 days
-    assert LogRecord.objects.count() == 0
-    assert log.verify_archive(archive).records == stamp.sequence == 4
-    call_command("exchange", "verify-archive", str(archive))
-
-    # New records link to the archived chain; the database's part verifies.
-    send(correlation="AFTER")
-    delivery.deliver_due(node.http)
-    assert LogRecord.objects.order_by("sequence").first().sequence == 5
-    assert log.verify().intact
-    call_command("exchange", "verify-log")
-
-    # An edited archive is found; an existing file is never overwritten.
-    lines = archive.read_text().splitlines()
-    lines[2] = lines[2].replace('"kind": "envelope-received"', '"kind": "envelope-sent"')
-    edited = tmp_path / "edited.jsonl"
-    edited.write_text("\n".join(lines) + "\n")
-    with pytest.raises(CommandError, match="archive broken at record #2"):
-        call_command("exchange", "verify-archive", str(edited))
-    with pytest.raises(CommandError, match="exists"):
-        call_command("exchange", "archive-log", output=archive)
 
 
 def test_settled_messages_are_purged_after_the_retention(node):

@@ -3,10 +3,11 @@
     lienthong exchange verify-log
     lienthong exchange messages [--state queued|delivered|refused|dead] [--correlation ID]
     lienthong exchange replay ENVELOPE_ID [ENVELOPE_ID ...]
-    lienthong exchange archive-log --output FILE [--older-than-days N]
+    lienthong exchange timestamp-log [--tsa URL]
+    lienthong exchange archive-log --output FILE [--before DATE | --older-than-days N]
     lienthong exchange verify-archive FILE
     lienthong exchange purge-messages [--older-than-days N]
-    lienthong exchange evidence CORRELATION_ID [--output FILE]
+    lienthong exchange evidence CORRELATION_ID [--output FILE] [--archive FILE ...] [--tsa URL]
     lienthong exchange verify-evidence FILE
     lienthong exchange add-system AGENCY SUBSYSTEM --name NAME
     lienthong exchange disable-system AGENCY SUBSYSTEM
@@ -30,7 +31,7 @@ from django.utils import timezone
 from lienthong.audit import services as audit
 from lienthong.audit.models import AuditRecord
 from lienthong.directory.models import Agency
-from lienthong.exchange import delivery, evidence, log
+from lienthong.exchange import delivery, evidence, log, log_archive, verify_evidence
 from lienthong.exchange.envelope import TYPE_RE, EnvelopeError
 from lienthong.exchange.models import (
     AccessRight,
@@ -63,7 +64,18 @@ class Command(BaseCommand):
             "archive-log", help="Move old log records to a file (the chain goes on from them)."
         )
         archive.add_argument("--output", type=Path, required=True)
-        archive.add_argument("--older-than-days", type=int, default=None)
+        when = archive.add_mutually_exclusive_group()
+        when.add_argument(
+            "--before",
+            type=dt.date.fromisoformat,
+            help="Records made before this day (YYYY-MM-DD, UTC).",
+        )
+        when.add_argument(
+            "--older-than-days",
+            type=int,
+            default=None,
+            help="Default: LIENTHONG_EXCHANGE_LOG_RETENTION_DAYS.",
+        )
         checked_archive = actions.add_parser(
             "verify-archive", help="Verify a log archive file on its own (exit 1 if broken)."
         )
@@ -78,6 +90,16 @@ class Command(BaseCommand):
         )
         evidence.add_argument("correlation_id")
         evidence.add_argument("--output", type=Path, help="Default: evidence-<id>.zip")
+        evidence.add_argument(
+            "--archive",
+            type=Path,
+            action="append",
+            default=[],
+            help="A message-log archive file holding older records (repeatable).",
+        )
+        evidence.add_argument(
+            "--tsa", help="Timestamp the head first if needed (default: LIENTHONG_TSA_URL)."
+        )
         checked = actions.add_parser(
             "verify-evidence", help="Verify an evidence archive offline (exit 1 if not intact)."
         )
@@ -195,9 +217,12 @@ class Command(BaseCommand):
             f"{outcome.timestamps} timestamp(s) verified"
         )
 
-    def _cutoff(self, options):
+    def _cutoff(self, options, default_days=None):
+        if options.get("before"):
+            return dt.datetime.combine(options["before"], dt.time(), tzinfo=dt.UTC)
         days = options["older_than_days"]
-        days = settings.EXCHANGE_RETENTION_DAYS if days is None else days
+        if days is None:
+            days = settings.EXCHANGE_RETENTION_DAYS if default_days is None else default_days
         if days < 0:
             raise CommandError("--older-than-days must not be negative")
         return timezone.now() - dt.timedelta(days=days)
@@ -206,17 +231,21 @@ class Command(BaseCommand):
         output: Path = options["output"]
         if output.exists():
             raise CommandError(f"{output} exists; archives are never overwritten")
-        archived = log.archive(before=self._cutoff(options), path=output)
+        cutoff = self._cutoff(options, settings.EXCHANGE_LOG_RETENTION_DAYS)
+        try:
+            archived = log_archive.archive(before=cutoff, path=output)
+        except log_archive.ArchiveRefused as exc:
+            raise CommandError(f"not archived: {exc}") from exc
         if archived is None:
-            self.stdout.write("nothing to archive")
+            self.stdout.write("nothing to archive (before the cut-off and timestamped)")
             return
         self.stdout.write(
             f"archived records #{archived.first} to #{archived.last} ({archived.records}) to "
-            f"{output}; the chain goes on from {archived.digest}"
+            f"{output} (SHA-256 {archived.sha256}); the chain goes on from {archived.digest}"
         )
 
     def verify_archive(self, path: Path) -> None:
-        outcome = log.verify_archive(path)
+        outcome = log_archive.verify_archive(path)
         if not outcome.intact:
             raise CommandError(f"archive broken at record #{outcome.broken_at}: {outcome.problem}")
         self.stdout.write(
@@ -244,10 +273,26 @@ class Command(BaseCommand):
         self.stdout.write(f"deleted {sent} sent and {received} received message(s)")
 
     def export_evidence(self, options) -> None:
+        for archive in options["archive"]:
+            if not archive.is_file():
+                raise CommandError(f"{archive}: no such file")
         try:
-            data = evidence.build(options["correlation_id"])
+            data = evidence.build(
+                options["correlation_id"],
+                archives=options["archive"],
+                tsa_url=options["tsa"] or settings.TSA_URL,
+            )
         except LookupError as exc:
             raise CommandError(f"no message with the correlation id {exc}") from exc
+        except evidence.NotTimestamped as exc:
+            raise CommandError(
+                f"record #{exc} is not yet covered by a timestamped log head: run "
+                "`lienthong exchange timestamp-log` (or give --tsa) and export again"
+            ) from exc
+        except log.TimestampFailed as exc:
+            raise CommandError(f"the log head could not be timestamped: {exc}") from exc
+        except evidence.UnusableArchive as exc:
+            raise CommandError(f"not a usable log archive: {exc}") from exc
         safe = "".join(c if c.isalnum() or c in ".-_" else "_" for c in options["correlation_id"])
         output = options["output"] or Path(f"evidence-{safe}.zip")
         output.write_bytes(data)
@@ -256,13 +301,12 @@ class Command(BaseCommand):
     def verify_evidence(self, path: Path) -> None:
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
-        outcome = evidence.verify(path.read_bytes())
-        if not outcome.intact:
-            raise CommandError(f"evidence not intact: {outcome.problems[0]}")
-        self.stdout.write(
-            f"evidence intact: {outcome.envelopes} envelope(s), {outcome.receipts} receipt(s), "
-            f"{outcome.log_records} log record(s)"
-        )
+        report = verify_evidence.verify(path.read_bytes())
+        for line in report.lines()[:-1]:
+            self.stdout.write(line)
+        if not report.intact:
+            raise CommandError(f"evidence not intact: {report.problems[0]}")
+        self.stdout.write("evidence intact")
 
     def list_messages(self, options) -> None:
         messages = OutboundMessage.objects.order_by("-pk")
