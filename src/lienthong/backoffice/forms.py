@@ -6,6 +6,11 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from lienthong.dossiers.forms import COMMUNE, STREET, commune_choices, communes
+from lienthong.dossiers.intake import Applicant
+from lienthong.dossiers.models import ResultDelivery
+from lienthong.identity import numbers
+
 
 class ActionForm(forms.Form):
     """A move that needs nothing but the officer's decision (and an optional note)."""
@@ -37,5 +42,141 @@ class ApproveForm(ActionForm):
     result = forms.FileField(
         label=_("Result document (PDF, optional)"),
         required=False,
+        help_text=_(
+            "Signed with the agency's key on approval. Empty: the specialist's draft result "
+            "is signed, if there is one."
+        ),
         widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
     )
+
+
+class ProcessForm(ActionForm):
+    """The specialist starts processing, with the draft result if it is ready."""
+
+    draft_result = forms.FileField(
+        label=_("Draft result (PDF, optional)"),
+        required=False,
+        help_text=_("The leader signs it on approval; you may attach it later."),
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+    )
+
+
+class DraftForm(ActionForm):
+    """The specialist attaches (or replaces) the draft result while processing."""
+
+    draft_result = forms.FileField(
+        label=_("Draft result (PDF)"),
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+        error_messages={"required": _("Choose the PDF of the draft result.")},
+    )
+
+
+class ReturnForm(ActionForm):
+    """The one-stop officer hands the result over: at the counter, or by public post."""
+
+    # Not required: without a choice, the way chosen when the dossier was received.
+    delivery = forms.TypedChoiceField(
+        label=_("How the result is returned"),
+        choices=ResultDelivery.choices,
+        coerce=int,
+        required=False,
+        empty_value=None,
+        widget=forms.RadioSelect,
+    )
+    delivery_address = forms.CharField(
+        label=_("Postal address (for a result sent by post)"),
+        required=False,
+        max_length=400,
+        help_text=_("Empty: the address given with the dossier."),
+    )
+
+
+class CounterForm(forms.Form):
+    """Who the paper dossier is for, as the one-stop officer records it from the
+    applicant's identity card, and what happens to it now."""
+
+    name = forms.CharField(label=_("Full name"), max_length=255)
+    id_number = forms.CharField(
+        label=_("Personal ID number (12 digits) or tax code"),
+        required=False,
+        max_length=14,
+        help_text=_("From the citizen identity card; the dossier is linked to their account."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    phone = forms.CharField(
+        label=_("Phone"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+    )
+    email = forms.EmailField(label=_("Email"), required=False)
+    street = forms.CharField(label=_("House number, street"), required=False, max_length=255)
+    commune = forms.ChoiceField(label=_("Commune or ward"), required=False, choices=())
+    create_account = forms.BooleanField(
+        label=_("Create an account for the applicant (without a password) if they have none"),
+        required=False,
+    )
+    delivery = forms.TypedChoiceField(
+        label=_("How the result will be returned"),
+        choices=ResultDelivery.choices,
+        coerce=int,
+        initial=ResultDelivery.COUNTER,
+        widget=forms.RadioSelect,
+    )
+    accept_now = forms.BooleanField(
+        label=_("The papers are complete: accept the dossier now"), required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["commune"].choices = commune_choices
+
+    def clean_id_number(self) -> str:
+        value = self.cleaned_data["id_number"].strip()
+        if value and numbers.identifier_kind(value) == "tax_code":
+            numbers.validate_tax_code(value)
+        elif value:
+            numbers.validate_personal_id(value)
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("create_account") and not cleaned.get("id_number"):
+            self.add_error("id_number", _("An account needs the personal ID number."))
+        if cleaned.get("delivery") == ResultDelivery.POST and not (
+            cleaned.get("street") and cleaned.get("commune")
+        ):
+            self.add_error("street", _("Give the address the result is to be posted to."))
+        return cleaned
+
+    def address(self) -> str:
+        """The address written out: street, commune, province."""
+        street = self.cleaned_data.get("street", "")
+        commune = communes().filter(code=self.cleaned_data.get("commune") or "").first()
+        parts = [street] if street else []
+        if commune is not None:
+            parts += [commune.full_name, commune.parent.full_name if commune.parent else ""]
+        return ", ".join(p for p in parts if p)
+
+    def applicant(self) -> Applicant:
+        data = self.cleaned_data
+        return Applicant(
+            name=data["name"].strip(),
+            id_number=data.get("id_number", ""),
+            phone=data.get("phone", ""),
+            email=data.get("email", ""),
+            address=self.address(),
+        )
+
+    def declaration_defaults(self) -> dict[str, str]:
+        """The applicant block of the procedure's form, as recorded here: the officer
+        does not type the same details twice."""
+        data = self.cleaned_data
+        return {
+            "applicant_name": data.get("name", ""),
+            "applicant_id": data.get("id_number", ""),
+            "applicant_phone": data.get("phone", ""),
+            "applicant_email": data.get("email", ""),
+            "applicant_address" + STREET: data.get("street", ""),
+            "applicant_address" + COMMUNE: data.get("commune", ""),
+        }

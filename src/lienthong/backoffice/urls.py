@@ -7,6 +7,9 @@ app_name = "backoffice"
 urlpatterns = [
     path("", views.agencies, name="agencies"),
     path("<str:agency>/", views.queue, name="queue"),
+    path("<str:agency>/intake/", views.intake, name="intake"),
+    path("<str:agency>/intake/<str:procedure_code>/", views.intake_form, name="intake-form"),
     path("<str:agency>/dossiers/<str:code>/", views.dossier_detail, name="detail"),
+    path("<str:agency>/dossiers/<str:code>/receipt/", views.receipt, name="receipt"),
     path("<str:agency>/dossiers/<str:code>/<slug:action>/", views.act, name="act"),
 ]

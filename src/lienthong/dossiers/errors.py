@@ -1,7 +1,8 @@
 """What the dossier services refuse, with a stable code and a message in Vietnamese and English.
 
 The API maps ``DossierConflict`` (the dossier's state refuses the change) to
-409 and ``AttachmentRefused`` to 413 (``too_large``) or 415 (the others).
+409, ``AttachmentRefused`` to 413 (``too_large``) or 415 (the others), and
+``ResultRefused`` (the node cannot sign the result) to 503.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ MESSAGES = {
     "use_answer_supplement": _("A supplement request is answered with the missing documents."),
     "documents_missing": _("A required document is missing."),
     "no_next_agency": _("No agency of the directory can take the next step of this dossier."),
+    # Results (results.py)
+    "no_signing_key": _(
+        "This node holds no usable signing key of the agency: the result cannot be signed, "
+        "so the dossier was not approved. Ask the agency administrator to import one."
+    ),
+    "signing_failed": _("The result could not be signed; the dossier was not approved."),
+    "not_a_pdf": _("The result must be a PDF document."),
+    "no_result": _("The dossier has no signed result."),
+    "delivery_address_required": _("Give the address the result is to be posted to."),
     # Attachments (attachments.py)
     "too_large": _("The file is larger than allowed."),
     "empty_file": _("The file is empty."),
@@ -61,3 +71,9 @@ class IllegalTransition(DossierConflict):
 
 class AttachmentRefused(DossierError):
     """A file refused before anything was stored."""
+
+
+class ResultRefused(DossierError):
+    """The result could not be signed (``no_signing_key``, ``signing_failed``):
+    nothing was written and the dossier keeps its status (HTTP 503, the node
+    lacks what it needs). ``detail_vi``/``detail_en`` carry the signer's reason."""

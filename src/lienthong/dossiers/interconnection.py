@@ -102,7 +102,23 @@ def hand_off(*, actor: Any, dossier: Dossier) -> Dossier | None:
     step = next_step(dossier)
     if step is None:
         return None
-    target = next_agency(step.procedure, dossier)
+    _send_step(actor=actor, dossier=dossier, step=step, target=next_agency(step.procedure, dossier))
+    return dossier
+
+
+def route(*, actor: Any, dossier: Dossier, agency: Agency) -> None:
+    """Hand an interconnected dossier received here (on the portal's node, say) to
+    ``agency``, the first step's competent agency on its own node, in the caller's
+    transaction. The dossier stays here as the citizen's: every step's status
+    comes back to it."""
+    step = dossier.interconnected.steps.select_related("procedure").order_by("position").first()
+    if step is None:
+        raise DossierConflict("no_next_agency", procedure=dossier.procedure.code)
+    _send_step(actor=actor, dossier=dossier, step=step, target=agency)
+
+
+def _send_step(*, actor: Any, dossier: Dossier, step: InterconnectedStep, target: Agency) -> None:
+    """The ``dossier.handoff`` envelope of ``step`` to ``target``, its event and audit."""
     origin_code, origin_member = _origin(dossier)
     payload = {
         "origin_code": origin_code,
@@ -155,7 +171,6 @@ def hand_off(*, actor: Any, dossier: Dossier) -> Dossier | None:
         changes={"to": target.identifier, "step": step.position},
         source="dossiers",
     )
-    return dossier
 
 
 def report_status(*, actor: Any, dossier: Dossier, reason: str = "") -> None:

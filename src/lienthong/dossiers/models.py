@@ -27,6 +27,14 @@ class Channel(models.IntegerChoices):
     POST = 3, _("By public post")
 
 
+class ResultDelivery(models.IntegerChoices):
+    """How the result reaches the applicant: picked up at the counter, or sent by
+    the public postal service (Decision 45/2016/QĐ-TTg). Numbered as the channels."""
+
+    COUNTER = 1, _("Picked up at the counter")
+    POST = 3, _("Sent by public post")
+
+
 class Status(models.IntegerChoices):
     """The ten national dossier statuses, with their national numbers."""
 
@@ -138,6 +146,12 @@ class Dossier(models.Model):
     remote_status = models.PositiveSmallIntegerField(
         _("status at the later step"), choices=Status.choices, null=True, blank=True
     )
+    result_delivery = models.PositiveSmallIntegerField(
+        _("result delivery"), choices=ResultDelivery.choices, default=ResultDelivery.COUNTER
+    )
+    # Where the postal service delivers the result; empty for a counter pickup.
+    delivery_address = models.CharField(_("delivery address"), max_length=400, blank=True)
+    # The signed result the applicant receives (ResultDocument keeps the original beside it).
     result = models.ForeignKey(
         "dossiers.Attachment",
         verbose_name=_("result"),
@@ -158,6 +172,14 @@ class Dossier(models.Model):
                 fields=["current_agency", "status", "submitted_at"], name="dossiers_new_idx"
             ),
             # The citizen's "my dossiers", newest first.
+            # The officer's "open", "overdue" and "due soon" queues: one agency's dossiers
+            # not yet final, in deadline order, read in index order and stopped after a
+            # page (on 1,000,000 dossiers: 0.3 ms instead of 277-512 ms).
+            models.Index(
+                fields=["current_agency", "due_at", "submitted_at", "id"],
+                condition=models.Q(status__in=[1, 2, 4, 5, 6, 9]),
+                name="dossiers_open_queue_idx",
+            ),
             models.Index(fields=["applicant", "-submitted_at"], name="dossiers_mine_idx"),
             models.Index(fields=["origin_code"], name="dossiers_origin_idx"),
         ]
@@ -345,6 +367,8 @@ class SupplementRequest(models.Model):
 class AttachmentKind(models.TextChoices):
     DOCUMENT = "document", _("Required document")
     SUPPLEMENT = "supplement", _("Supplement")
+    # The unsigned result a specialist prepares; the signed copy is a RESULT.
+    DRAFT = "draft", _("Draft result")
     RESULT = "result", _("Result")
 
 
@@ -393,6 +417,57 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class ResultMethod(models.TextChoices):
+    AGENCY_SEAL = "agency_seal", _("Agency's signing key held by the node")
+    PERSONAL_REMOTE = "personal_remote", _("Leader's personal remote signature")
+
+
+class ResultDocument(models.Model):
+    """The result of a dossier as a signed PDF: the document the specialist or the
+    leader uploaded (``original``, kept unchanged) and the signed copy
+    (``signed``, what the applicant receives and anyone can verify)."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="result_documents")
+    original = models.ForeignKey(
+        Attachment, verbose_name=_("original"), on_delete=models.CASCADE, related_name="+"
+    )
+    signed = models.OneToOneField(
+        Attachment, verbose_name=_("signed copy"), on_delete=models.CASCADE, related_name="+"
+    )
+    method = models.CharField(_("signature"), max_length=20, choices=ResultMethod.choices)
+    level = models.CharField(_("PAdES level"), max_length=8)
+    # Kept (PROTECT): keys are disabled, never deleted, so this always says which key signed.
+    signing_key = models.ForeignKey(
+        "trust.SigningKey",
+        verbose_name=_("signing key"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    certificate_sha256 = models.CharField(_("certificate SHA-256"), max_length=64)
+    signer = models.CharField(_("signed by"), max_length=255)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    approved_by_label = models.CharField(_("approved by"), max_length=150)
+    signed_at = models.DateTimeField(_("signed at"))
+
+    class Meta:
+        verbose_name = _("signed result")
+        verbose_name_plural = _("signed results")
+        ordering = ["signed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id} {self.signed.original_name}"
 
 
 class AppliedEnvelope(models.Model):

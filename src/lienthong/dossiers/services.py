@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -24,9 +25,9 @@ from django.utils.translation import gettext_lazy as _
 from lienthong.audit import services as audit
 from lienthong.catalog.models import InterconnectedProcedure, Procedure
 from lienthong.directory.models import Agency
-from lienthong.dossiers import attachments, interconnection, notifications, workflow
+from lienthong.dossiers import attachments, interconnection, notifications, results, workflow
 from lienthong.dossiers.codes import allocate_code
-from lienthong.dossiers.errors import DossierConflict
+from lienthong.dossiers.errors import AttachmentRefused, DossierConflict
 from lienthong.dossiers.intake import (
     Applicant,
     always_required,
@@ -40,10 +41,13 @@ from lienthong.dossiers.models import (
     Channel,
     Dossier,
     DossierEvent,
+    ResultDelivery,
     Status,
     SupplementRequest,
 )
-from lienthong.identity.models import Role
+from lienthong.identity import numbers
+from lienthong.identity import services as identity
+from lienthong.identity.models import Account, AccountKind, Role
 from lienthong.identity.permissions import has_role
 
 SOURCE = "dossiers"
@@ -124,7 +128,11 @@ def _create(
     applicant: Applicant,
     applicant_user: Any,
     interconnected: InterconnectedProcedure | None,
+    result_delivery: int = ResultDelivery.COUNTER,
+    delivery_address: str = "",
 ) -> Dossier:
+    if result_delivery == ResultDelivery.POST and not delivery_address.strip():
+        raise DossierConflict("delivery_address_required")
     if not procedure.is_active or not procedure.agencies.filter(pk=agency.pk).exists():
         raise ValidationError(
             {
@@ -164,6 +172,8 @@ def _create(
         submitted_at=now,
         interconnected=interconnected,
         step=step,
+        result_delivery=result_delivery,
+        delivery_address=delivery_address.strip(),
     )
     _store_documents(actor=actor, dossier=dossier, documents=documents, require=True)
     _event(actor=actor, dossier=dossier, action="submitted", status_from=None, at=now)
@@ -206,6 +216,58 @@ def submit(
     )
 
 
+def counter_applicant(
+    *, actor: Any, agency: Agency, applicant: Applicant, create_account: bool = False
+) -> Any | None:
+    """The account of the person or business a one-stop officer takes a paper dossier
+    for: the citizen account with that personal ID number (or the business account
+    with that tax code) if there is one; else, when a citizen wants one
+    (``create_account``), a new citizen account without a password (they set one
+    later, or sign in with a passkey); else None, and the dossier keeps only the
+    details the officer recorded. A number that is neither a valid personal ID
+    number nor a valid tax code is refused (ValidationError on ``id_number``, with
+    the identity app's codes: ``personal_id_format``, ``tax_code_check_digit``…)."""
+    if not has_role(actor, agency, Role.ONE_STOP_OFFICER):
+        raise DossierConflict("not_allowed")
+    id_number = applicant.id_number.strip()
+    if not id_number:
+        if create_account:
+            raise ValidationError(
+                {
+                    "id_number": ValidationError(
+                        _("An account needs the personal ID number."), code="id_number_required"
+                    )
+                }
+            )
+        return None
+    business = numbers.identifier_kind(id_number) == "tax_code"
+    try:
+        (numbers.validate_tax_code if business else numbers.validate_personal_id)(id_number)
+    except ValidationError as exc:
+        raise ValidationError({"id_number": exc.error_list}) from exc
+    lookup = (
+        {"kind": AccountKind.BUSINESS, "tax_code": id_number}
+        if business
+        else {"kind": AccountKind.CITIZEN, "personal_id": id_number}
+    )
+    account = Account.objects.select_related("user").filter(user__is_active=True, **lookup).first()
+    if account is not None:
+        return account.user
+    # A business account is opened by the business itself (its representative).
+    if not create_account or business:
+        return None
+    return identity.create_account(
+        actor=actor,
+        kind=AccountKind.CITIZEN,
+        display_name=applicant.name,
+        personal_id=id_number,
+        password=None,
+        phone=applicant.phone,
+        email=applicant.email,
+        source=SOURCE,
+    ).user
+
+
 def counter_intake(
     *,
     actor: Any,
@@ -217,22 +279,44 @@ def counter_intake(
     applicant_user: Any = None,
     channel: int = Channel.COUNTER,
     interconnected: InterconnectedProcedure | None = None,
+    accept_now: bool = False,
+    create_account: bool = False,
+    result_delivery: int = ResultDelivery.COUNTER,
+    delivery_address: str = "",
+    note: str = "",
 ) -> Dossier:
     """A paper dossier a one-stop officer of ``agency`` takes at the counter (or by
-    post, channel 3) for an applicant, who may have no account."""
+    post, channel 3) for an applicant, who may have no account: without
+    ``applicant_user`` the account is found by the personal ID number, or made
+    (``create_account``), see ``counter_applicant``. With ``accept_now`` the
+    officer, having checked the papers in front of them, accepts it at once
+    (status 2, the deadline starts). All in one transaction: a refused
+    declaration creates no account either."""
     if not has_role(actor, agency, Role.ONE_STOP_OFFICER):
         raise DossierConflict("not_allowed")
-    return _create(
-        actor=actor,
-        procedure=procedure,
-        agency=agency,
-        channel=channel,
-        form_data=form_data,
-        documents=documents,
-        applicant=applicant,
-        applicant_user=applicant_user,
-        interconnected=interconnected,
-    )
+    with transaction.atomic():
+        if applicant_user is None:
+            applicant_user = counter_applicant(
+                actor=actor, agency=agency, applicant=applicant, create_account=create_account
+            )
+        dossier = _create(
+            actor=actor,
+            procedure=procedure,
+            agency=agency,
+            channel=channel,
+            form_data=form_data,
+            documents=documents,
+            applicant=applicant,
+            applicant_user=applicant_user,
+            interconnected=interconnected,
+            result_delivery=result_delivery,
+            delivery_address=delivery_address,
+        )
+        if accept_now:
+            dossier = accept(
+                actor=actor, dossier=dossier, expected_version=dossier.version, note=note
+            )
+        return dossier
 
 
 # --- Status changes ------------------------------------------------------------------------
@@ -397,15 +481,80 @@ def reject(*, actor: Any, dossier: Dossier, reason: str, expected_version: int) 
     )
 
 
-def process(*, actor: Any, dossier: Dossier, expected_version: int, note: str = "") -> Dossier:
-    """A specialist starts processing."""
-    return transition(
+def process(
+    *,
+    actor: Any,
+    dossier: Dossier,
+    expected_version: int,
+    note: str = "",
+    draft_result: Any | None = None,
+) -> Dossier:
+    """A specialist starts processing, attaching the draft result if it is ready."""
+    if draft_result is None:
+        return transition(
+            actor=actor,
+            dossier=dossier,
+            to=Status.PROCESSING,
+            expected_version=expected_version,
+            note=note,
+        )
+
+    def attach_draft(current: Dossier, now: dt.datetime) -> dict:
+        _attach(
+            actor=actor,
+            dossier=current,
+            upload=draft_result,
+            kind=AttachmentKind.DRAFT,
+            accepted=["pdf"],
+        )
+        return {}
+
+    return _transition(
         actor=actor,
         dossier=dossier,
         to=Status.PROCESSING,
         expected_version=expected_version,
         note=note,
+        before=attach_draft,
     )
+
+
+@transaction.atomic
+def attach_draft_result(
+    *, actor: Any, dossier: Dossier, upload: Any, expected_version: int, note: str = ""
+) -> Dossier:
+    """A specialist attaches (or replaces) the draft result of a dossier being processed;
+    the leader signs the latest one on approval. The status stays; the version moves on."""
+    current = Dossier.objects.select_related("step").get(pk=dossier.pk)
+    if current.version != expected_version:
+        raise DossierConflict("stale_dossier", version=current.version)
+    if current.status != Status.PROCESSING:
+        raise workflow.IllegalTransition("illegal_transition", status_from=current.status)
+    if Role.SPECIALIST not in workflow.capacities(actor, current):
+        raise DossierConflict("not_allowed", status_from=current.status)
+    if not Dossier.objects.filter(pk=current.pk, version=expected_version).update(
+        version=F("version") + 1
+    ):
+        raise DossierConflict("stale_dossier")
+    stored = _attach(
+        actor=actor, dossier=current, upload=upload, kind=AttachmentKind.DRAFT, accepted=["pdf"]
+    )
+    current.refresh_from_db()
+    _event(
+        actor=actor,
+        dossier=current,
+        action="draft_result",
+        status_from=current.status,
+        note=note or stored.original_name,
+    )
+    audit.record(
+        actor=actor,
+        action="draft_result",
+        obj=current,
+        changes={"sha256": stored.sha256, "name": stored.original_name},
+        source=SOURCE,
+    )
+    return current
 
 
 def withdraw(*, actor: Any, dossier: Dossier, expected_version: int, reason: str = "") -> Dossier:
@@ -558,22 +707,34 @@ def approve(
     expected_version: int,
     result: Any | None = None,
     note: str = "",
+    signer: results.ResultSigner | None = None,
 ) -> Dossier:
-    """A leader approves: the dossier is done, with its result file if given
-    (a signed PDF). For a step of an interconnected procedure with a next step,
-    the dossier is handed to the next step's agency in the same transaction."""
+    """A leader approves: the dossier is done, with its result signed as PAdES.
 
-    def attach_result(current: Dossier, now: dt.datetime) -> dict:
-        if result is None:
+    The result is ``result`` (a PDF uploaded at approval) or else the specialist's
+    draft; it is signed with the agency's key held by the node (or ``signer``)
+    before the transaction, and recorded in it (``results.py``). A dossier with
+    neither is approved as a decision without a document. Refused, with nothing
+    written: ``not_a_pdf``/``too_large`` (AttachmentRefused), ``no_signing_key``
+    or ``signing_failed`` (ResultRefused), and every refusal of ``transition``.
+    For a step of an interconnected procedure with a next step, the dossier is
+    handed to the next step's agency in the same transaction."""
+    current = Dossier.objects.select_related("current_agency", "procedure").get(pk=dossier.pk)
+    if current.version != expected_version:
+        raise DossierConflict("stale_dossier", version=current.version)
+    # The state machine is asked before signing, so that a refused approval
+    # never costs a signature (nor a time-stamp); it is asked again below.
+    workflow.check(actor=actor, dossier=current, to=Status.DONE)
+    pdf, name = None, "ket-qua.pdf"
+    if result is not None:
+        pdf, name = _read_upload(result), getattr(result, "name", "") or name
+    prepared = results.prepare(actor=actor, dossier=current, pdf=pdf, name=name, signer=signer)
+
+    def record_result(current: Dossier, now: dt.datetime) -> dict:
+        if prepared is None:
             return {}
-        stored = _attach(
-            actor=actor,
-            dossier=current,
-            upload=result,
-            kind=AttachmentKind.RESULT,
-            accepted=["pdf"],
-        )
-        return {"result": stored}
+        document = results.record(actor=actor, dossier=current, prepared=prepared)
+        return {"result": document.signed}
 
     with transaction.atomic():
         done = _transition(
@@ -582,21 +743,55 @@ def approve(
             to=Status.DONE,
             expected_version=expected_version,
             note=note,
-            before=attach_result,
+            before=record_result,
         )
         if done.interconnected_id:
             interconnection.hand_off(actor=actor, dossier=done)
         return done
 
 
+def _read_upload(upload: Any) -> bytes:
+    """An uploaded result in memory, refused as soon as it passes the size limit."""
+    limit = settings.DOSSIERS_MAX_ATTACHMENT_BYTES
+    declared = getattr(upload, "size", None)
+    if declared is not None and declared > limit:
+        raise AttachmentRefused("too_large", limit=limit)
+    if attachments.extension(getattr(upload, "name", "") or "x.pdf") != "pdf":
+        raise AttachmentRefused("not_a_pdf")
+    content = b"".join(attachments._chunks(upload))
+    if len(content) > limit:
+        raise AttachmentRefused("too_large", limit=limit)
+    return content
+
+
 def return_result(
-    *, actor: Any, dossier: Dossier, expected_version: int, note: str = ""
+    *,
+    actor: Any,
+    dossier: Dossier,
+    expected_version: int,
+    note: str = "",
+    delivery: int | None = None,
+    delivery_address: str = "",
 ) -> Dossier:
-    """The one-stop officer hands the result to the applicant."""
-    return transition(
+    """The one-stop officer hands the result to the applicant: at the counter, or
+    to the public postal service for delivery to ``delivery_address`` (by default
+    the address given with the dossier). The signed result stays available to
+    the applicant (``results.result_bytes``)."""
+    delivery = ResultDelivery(delivery or dossier.result_delivery or ResultDelivery.COUNTER)
+    address = ""
+    if delivery == ResultDelivery.POST:
+        address = delivery_address.strip() or dossier.delivery_address or dossier.applicant_address
+        if not address:
+            raise DossierConflict("delivery_address_required")
+
+    def record_delivery(current: Dossier, now: dt.datetime) -> dict:
+        return {"result_delivery": int(delivery), "delivery_address": address}
+
+    return _transition(
         actor=actor,
         dossier=dossier,
         to=Status.RESULT_RETURNED,
         expected_version=expected_version,
         note=note,
+        before=record_delivery,
     )

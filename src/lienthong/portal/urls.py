@@ -8,7 +8,20 @@ urlpatterns = [
     path("", views.my_dossiers, name="mine"),
     path("lookup/", views.lookup, name="lookup"),
     path("new/<str:procedure_code>/", views.new_dossier, name="new"),
+    path(
+        "new/interconnected/<str:group_code>/",
+        views.new_interconnected,
+        name="new-interconnected",
+    ),
+    # Before "<str:code>/": a dossier code never reads "ratings".
+    path("ratings/", views.rating_agencies, name="rating-agencies"),
+    path("ratings/<str:agency>/", views.agency_ratings, name="agency-ratings"),
     path("<str:code>/", views.dossier_detail, name="detail"),
     path("<str:code>/withdraw/", views.withdraw, name="withdraw"),
     path("<str:code>/supplement/", views.answer_supplement, name="supplement"),
+    path("<str:code>/receipt.pdf", views.receipt, name="receipt"),
+    path("<str:code>/delivery/", views.choose_delivery, name="delivery"),
+    path("<str:code>/rating/", views.rate, name="rate"),
+    path("<str:code>/declaration.pdf", views.declaration, name="declaration"),
+    path("<str:code>/declaration/sign/", views.sign_declaration, name="sign-declaration"),
 ]

@@ -1,5 +1,8 @@
-"""The citizen's pages: start a dossier, follow one's dossiers, withdraw, answer a
-supplement request, and look a dossier up without signing in.
+"""The citizen's pages: start a dossier (or an interconnected one), follow one's
+dossiers, withdraw, answer a supplement request, download the receipt and the
+signed result and verify it, choose how the result is delivered, rate the
+handling, and look a dossier up without signing in. Officers who may read them
+find the ratings of their agencies here too.
 
 Each view parses input, calls one dossiers service or selector, and renders.
 A dossier that is not the signed-in citizen's is answered with 404, as one
@@ -15,18 +18,30 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from lienthong.audit.middleware import client_key
+from lienthong.audit.middleware import client_address, client_key
 from lienthong.catalog.statuses import status_text
+from lienthong.dossiers import attachments, receipts, results, services, workflow
 from lienthong.dossiers import selectors as dossiers
-from lienthong.dossiers import services, workflow
 from lienthong.dossiers.errors import AttachmentRefused, DossierConflict
 from lienthong.dossiers.models import Dossier, Status
-from lienthong.portal import selectors
-from lienthong.portal.forms import DossierForm, LookupForm, SupplementForm, WithdrawForm
+from lienthong.identity.permissions import require_role
+from lienthong.portal import ratings, selectors
+from lienthong.portal import services as portal_services
+from lienthong.portal.declarations import declaration_pdf
+from lienthong.portal.forms import (
+    DeclarationSignForm,
+    DeliveryForm,
+    DossierForm,
+    LookupForm,
+    RatingForm,
+    SupplementForm,
+    WithdrawForm,
+)
 
 PAGE_SIZE = 20
 
@@ -40,13 +55,30 @@ def new_dossier(request: HttpRequest, procedure_code: str) -> HttpResponse:
     procedure = selectors.procedure(procedure_code)
     if procedure is None:
         raise Http404
+    return _start(request, procedure)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_interconnected(request: HttpRequest, group_code: str) -> HttpResponse:
+    """One dossier for an interconnected procedure (Decree 63/2024/NĐ-CP): it is
+    submitted for the first step's procedure to that step's agency, which hands it
+    on to the next steps' agencies as each is done."""
+    group = selectors.interconnected_group(group_code)
+    step = selectors.first_step(group) if group is not None else None
+    if step is None:
+        raise Http404
+    return _start(request, step.procedure, group=group)
+
+
+def _start(request: HttpRequest, procedure, *, group=None) -> HttpResponse:
     handling = selectors.handling_agencies(procedure)
     chosen = request.POST.get("agency") or request.GET.get("agency") or ""
     agency = handling.filter(identifier=chosen).first() if chosen else None
     if agency is None and handling.count() == 1:
         agency = handling.first()
     if agency is None:
-        return _choose_agency(request, procedure, handling)
+        return _choose_agency(request, procedure, handling, group=group)
 
     form = DossierForm(
         request.POST if request.method == "POST" else None,
@@ -63,6 +95,7 @@ def new_dossier(request: HttpRequest, procedure_code: str) -> HttpResponse:
                 agency=agency,
                 form_data=form.cleaned_data["declaration"],
                 documents=form.documents_by_id(),
+                interconnected=group,
             )
         except ValidationError as exc:
             form.add_declaration_errors(exc)
@@ -81,15 +114,13 @@ def new_dossier(request: HttpRequest, procedure_code: str) -> HttpResponse:
             )
             return redirect("portal:detail", code=dossier.code)
     status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "portal/new.html",
-        {"procedure": procedure, "agency": agency, "form": form},
-        status=status,
-    )
+    context = {"procedure": procedure, "agency": agency, "form": form, "group": group}
+    if group is not None:
+        context["steps"] = list(group.steps.select_related("procedure").order_by("position"))
+    return render(request, "portal/new.html", context, status=status)
 
 
-def _choose_agency(request: HttpRequest, procedure, handling) -> HttpResponse:
+def _choose_agency(request: HttpRequest, procedure, handling, *, group=None) -> HttpResponse:
     """Without JavaScript, two plain GET forms: the province, then the agency in it."""
     count = handling.count()
     provinces = list(selectors.provinces_of(handling)) if count else []
@@ -106,6 +137,7 @@ def _choose_agency(request: HttpRequest, procedure, handling) -> HttpResponse:
             "provinces": provinces,
             "province": province,
             "agencies": agencies,
+            "group": group,
         },
     )
 
@@ -119,7 +151,8 @@ def my_dossiers(request: HttpRequest) -> HttpResponse:
     page = Paginator(dossiers.my_dossiers(request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    return render(request, "portal/mine.html", {"page": page})
+    groups = selectors.interconnected_groups()
+    return render(request, "portal/mine.html", {"page": page, "groups": groups})
 
 
 def _own(request: HttpRequest, code: str) -> Dossier:
@@ -142,6 +175,22 @@ def _detail(request: HttpRequest, dossier: Dossier, *, status: int = 200, **form
         "supplement_form": forms.get("supplement_form")
         or SupplementForm(initial={"version": dossier.version}),
         "error": forms.get("error"),
+        "steps": selectors.interconnected_steps(dossier),
+        "result": results.current(dossier) if dossier.result_id else None,
+        "can_choose_delivery": portal_services.may_choose_delivery(dossier),
+        "delivery_form": forms.get("delivery_form")
+        or DeliveryForm(
+            initial={
+                "version": dossier.version,
+                "delivery": dossier.result_delivery,
+                "address": dossier.delivery_address,
+            }
+        ),
+        "may_rate": portal_services.may_rate(request.user, dossier),
+        "rating": selectors.rating_of(request.user, dossier),
+        "declaration_signature": selectors.declaration_signature(dossier),
+        "may_sign_declaration": portal_services.may_sign_declaration(request.user, dossier),
+        "sign_form": forms.get("sign_form") or _sign_form(request),
     }
     return render(request, "portal/detail.html", context, status=status)
 
@@ -197,6 +246,167 @@ def answer_supplement(request: HttpRequest, code: str) -> HttpResponse:
     return redirect("portal:detail", code=dossier.code)
 
 
+# --- The receipt, and how the result is delivered -------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET"])
+def receipt(request: HttpRequest, code: str) -> HttpResponse:
+    """The receipt ("Giấy tiếp nhận hồ sơ và hẹn trả kết quả"), made when asked:
+    the appointment it shows follows the dossier (provisional until accepted)."""
+    dossier = _own(request, code)
+    lookup_url = request.build_absolute_uri(receipts.lookup_path(dossier))
+    response = HttpResponse(
+        receipts.receipt_pdf(dossier, lookup_url=lookup_url), content_type="application/pdf"
+    )
+    response["Content-Disposition"] = f'attachment; filename="giay-tiep-nhan-{dossier.code}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def choose_delivery(request: HttpRequest, code: str) -> HttpResponse:
+    dossier = _own(request, code)
+    form = DeliveryForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, dossier, status=400, delivery_form=form)
+    try:
+        portal_services.choose_result_delivery(
+            actor=request.user,
+            dossier=dossier,
+            delivery=form.cleaned_data["delivery"],
+            address=form.cleaned_data["address"],
+            expected_version=form.cleaned_data["version"],
+        )
+    except DossierConflict as exc:
+        dossier.refresh_from_db()
+        return _detail(request, dossier, status=409, error=exc.message)
+    messages.success(request, _("Your choice for the delivery of the result was recorded."))
+    return redirect("portal:detail", code=dossier.code)
+
+
+# --- The declaration, and signing it ----------------------------------------------------------
+
+
+def _sign_form(request: HttpRequest, data=None) -> DeclarationSignForm:
+    return DeclarationSignForm(data, credentials=selectors.signing_credentials(request.user))
+
+
+@login_required
+@require_http_methods(["GET"])
+def declaration(request: HttpRequest, code: str) -> HttpResponse:
+    """The declaration as PDF: the signed copy once the applicant signed it, else
+    made from what was declared (what the applicant would sign)."""
+    dossier = _own(request, code)
+    signature = selectors.declaration_signature(dossier)
+    if signature is not None:
+        with attachments.open_blob(signature.attachment.path) as handle:
+            content, name = handle.read(), signature.attachment.original_name
+    else:
+        content, name = declaration_pdf(dossier), f"to-khai-{dossier.code}.pdf"
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def sign_declaration(request: HttpRequest, code: str) -> HttpResponse:
+    from lienthong.signing.errors import SigningRefused
+
+    dossier = _own(request, code)
+    form = _sign_form(request, request.POST)
+    if not form.is_valid():
+        return _detail(request, dossier, status=400, sign_form=form)
+    try:
+        portal_services.sign_declaration(
+            actor=request.user,
+            dossier=dossier,
+            credential_id=form.cleaned_data["credential"],
+            otp=form.cleaned_data["otp"],
+            address=client_address(request),
+        )
+    except DossierConflict as exc:
+        form.add_error(None, exc.message)
+        return _detail(request, dossier, status=409, sign_form=form)
+    except SigningRefused as exc:
+        english = (get_language() or "vi").startswith("en")
+        form.add_error(None, exc.message_en if english else exc.message_vi)
+        return _detail(request, dossier, status=exc.status, sign_form=form)
+    messages.success(request, _("Your declaration was signed and added to the dossier."))
+    return redirect("portal:detail", code=dossier.code)
+
+
+# --- Rating ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rate(request: HttpRequest, code: str) -> HttpResponse:
+    """The satisfaction questionnaire, open once the result is out (status 9 or 10)."""
+    dossier = _own(request, code)
+    rating = selectors.rating_of(request.user, dossier)
+    open_ = portal_services.may_rate(request.user, dossier)
+    editable = open_ and (rating is None or rating.is_editable())
+    initial = {**rating.answers, "comment": rating.comment} if rating else None
+    form = RatingForm(request.POST if request.method == "POST" else None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                portal_services.rate(
+                    actor=request.user,
+                    dossier=dossier,
+                    answers=form.answers(),
+                    comment=form.cleaned_data["comment"],
+                )
+            except DossierConflict as exc:
+                form.add_error(None, exc.message)
+                status = 409
+            else:
+                messages.success(request, _("Thank you: your rating was recorded."))
+                return redirect("portal:detail", code=dossier.code)
+    context = {
+        "dossier": dossier,
+        "form": form,
+        "rating": rating,
+        "open": open_,
+        "editable": editable,
+        "provisional": ratings.PROVISIONAL,
+        "max_score": ratings.MAX_SCORE,
+    }
+    return render(request, "portal/rate.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET"])
+def rating_agencies(request: HttpRequest) -> HttpResponse:
+    """The agencies whose ratings the signed-in officer may read; 404 for anyone else."""
+    agencies = list(selectors.rating_agencies(request.user))
+    if not agencies:
+        raise Http404
+    return render(request, "portal/rating_agencies.html", {"agencies": agencies})
+
+
+@require_role(selectors.RATING_READERS)
+@require_http_methods(["GET"])
+def agency_ratings(request: HttpRequest, agency) -> HttpResponse:
+    summary = selectors.agency_ratings(agency)
+    return render(
+        request,
+        "portal/agency_ratings.html",
+        {
+            "agency": agency,
+            "summary": summary,
+            "provisional": ratings.PROVISIONAL,
+            "max_score": ratings.MAX_SCORE,
+        },
+    )
+
+
 # --- Looking a dossier up without signing in -----------------------------------------------
 
 
@@ -211,7 +421,12 @@ def lookup(request: HttpRequest) -> HttpResponse:
         return render(
             request, "portal/lookup.html", {"form": LookupForm(), "limited": True}, status=429
         )
-    form = LookupForm(request.POST if request.method == "POST" else None)
+    # The receipt's QR code opens this page with the code filled in (?code=).
+    form = (
+        LookupForm(request.POST)
+        if request.method == "POST"
+        else LookupForm(initial={"code": request.GET.get("code", "")[:60]})
+    )
     found, not_found = None, False
     if request.method == "POST" and form.is_valid():
         found = dossiers.lookup(form.cleaned_data["code"], form.cleaned_data["factor"])

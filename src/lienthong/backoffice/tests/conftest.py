@@ -67,3 +67,12 @@ def act(client, agency, dossier, action: str, version: int | None = None, **data
     version = dossier.version if version is None else version
     fields = {f"{action}-version": version, **{f"{action}-{k}": v for k, v in data.items()}}
     return client.post(page_of(agency, dossier) + f"{action}/", fields)
+
+
+@pytest.fixture
+def xanh_key(xanh, test_pki, settings):
+    """Phường Xanh's signing key on the node (the TEST PKI's agency key); no TSA: B-B."""
+    from lienthong.dossiers.tests.conftest import import_agency_key
+
+    settings.TSA_URL = ""
+    return import_agency_key(test_pki, xanh)

@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from lienthong.dossiers import services
 from lienthong.dossiers.models import AttachmentKind, Dossier, Status
-from lienthong.portal.tests.conftest import PDF
+from lienthong.dossiers.tests.conftest import result_pdf
 
 from .conftest import act, page_of
 
@@ -14,8 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 def forms_on(page: str) -> set[str]:
-    return {slug for slug in ("accept", "reject", "supplement", "process", "approve", "stop",
-                              "return") if f'/{slug}/"' in page}  # fmt: skip
+    return {slug for slug in ("accept", "reject", "supplement", "process", "draft", "approve",
+                              "stop", "return") if f'/{slug}/"' in page}  # fmt: skip
 
 
 @pytest.fixture
@@ -131,9 +131,9 @@ def test_the_leader_approves_without_a_result_document(as_user, hung, xanh, proc
     assert processing.result is None
 
 
-def test_the_leader_approves_with_a_pdf_result(as_user, hung, xanh, processing):
+def test_the_leader_approves_and_signs_the_pdf_result(as_user, hung, xanh, processing, xanh_key):
     client = as_user(hung)
-    result = SimpleUploadedFile("ket-qua.pdf", PDF, content_type="application/pdf")
+    result = SimpleUploadedFile("ket-qua.pdf", result_pdf(), content_type="application/pdf")
     response = client.post(
         page_of(xanh, processing) + "approve/",
         {"approve-version": processing.version, "approve-result": result},
@@ -142,18 +142,55 @@ def test_the_leader_approves_with_a_pdf_result(as_user, hung, xanh, processing):
     processing.refresh_from_db()
     assert processing.status == Status.DONE
     assert processing.result.kind == AttachmentKind.RESULT
-    assert processing.result.original_name == "ket-qua.pdf"
+    assert processing.result.original_name == "ket-qua-da-ky.pdf"
+    assert processing.result_documents.get().original.original_name == "ket-qua.pdf"
+    page = client.get(page_of(xanh, processing)).content.decode()
+    assert f'href="/results/{processing.code}/"' in page
+    assert "PAdES B-B" in page
 
 
-def test_a_result_that_is_not_a_pdf_is_refused(as_user, hung, xanh, processing):
+def test_a_result_that_is_not_a_pdf_is_refused(as_user, hung, xanh, processing, xanh_key):
     result = SimpleUploadedFile("ket-qua.pdf", b"not a pdf at all", content_type="application/pdf")
     response = as_user(hung).post(
         page_of(xanh, processing) + "approve/",
         {"approve-version": processing.version, "approve-result": result},
     )
     assert response.status_code == 400
+    assert "Kết quả phải là tệp PDF." in response.content.decode() or (
+        "The result must be a PDF document." in response.content.decode()
+    )
     processing.refresh_from_db()
     assert processing.status == Status.PROCESSING
+
+
+def test_without_an_agency_key_the_approval_is_refused_clearly(as_user, hung, xanh, processing):
+    result = SimpleUploadedFile("ket-qua.pdf", result_pdf(), content_type="application/pdf")
+    response = as_user(hung).post(
+        page_of(xanh, processing) + "approve/",
+        {"approve-version": processing.version, "approve-result": result},
+    )
+    assert response.status_code == 503
+    processing.refresh_from_db()
+    assert (processing.status, processing.result_id) == (Status.PROCESSING, None)
+
+
+def test_the_specialist_processes_with_the_draft_result_and_the_leader_signs_it(
+    as_user, minh, hung, xanh, accepted, xanh_key
+):
+    draft = SimpleUploadedFile("du-thao.pdf", result_pdf(), content_type="application/pdf")
+    response = as_user(minh).post(
+        page_of(xanh, accepted) + "process/",
+        {"process-version": accepted.version, "process-draft_result": draft},
+    )
+    assert response.status_code == 302
+    accepted.refresh_from_db()
+    assert accepted.status == Status.PROCESSING
+    page = as_user(minh).get(page_of(xanh, accepted)).content.decode()
+    assert forms_on(page) == {"supplement", "draft"}
+    response = act(as_user(hung), xanh, accepted, "approve")
+    assert response.status_code == 302
+    accepted.refresh_from_db()
+    assert accepted.result.original_name == "du-thao-da-ky.pdf"
 
 
 def test_the_leader_stops_processing_with_a_reason(as_user, hung, xanh, processing):

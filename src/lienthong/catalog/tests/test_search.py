@@ -134,6 +134,7 @@ def test_the_detail_page_of_an_interconnected_procedure_lists_its_steps(client, 
     assert body.index("Đăng ký khai tử") < body.index("Xóa đăng ký thường trú")
     assert body.index("Xóa đăng ký thường trú") < body.index("Giải quyết trợ cấp mai táng")
     assert "Nghị định số 63/2024/NĐ-CP" in body
+    assert 'href="/dossiers/new/interconnected/LT.900002/"' in body
 
 
 def test_an_unknown_code_is_not_found(client, catalog):

@@ -196,3 +196,34 @@ def holidays_2026_2027(django_db_setup, django_db_blocker):
 
 
 VN = dt.timezone(dt.timedelta(hours=7))
+
+
+def import_agency_key(pki, agency):
+    """The TEST PKI's agency certificate and key, held by the node for ``agency``
+    (as an administrator imports it: ``lienthong keys import --agency …``)."""
+    from lienthong.trust import keystore
+
+    return keystore.import_pkcs12(
+        actor="test",
+        data=pki.p12_path("agency").read_bytes(),
+        passphrase=pki.p12_passphrase("agency"),
+        name=f"TEST {agency.identifier}",
+        agency=agency,
+        source="test",
+    )
+
+
+@pytest.fixture
+def xanh_key(xanh, test_pki):
+    return import_agency_key(test_pki, xanh)
+
+
+def result_pdf(text: str = "Giay khai sinh - TEST") -> bytes:
+    """A real one-page PDF (the signer refuses anything less)."""
+    from lienthong.trust.tests.documents import plain_pdf
+
+    return plain_pdf(text)
+
+
+def upload(content: bytes, name: str = "ket-qua.pdf") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="application/pdf")

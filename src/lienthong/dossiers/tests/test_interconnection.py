@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 from lienthong.catalog.models import AuthorityKind, InterconnectedProcedure, InterconnectedStep
 from lienthong.catalog.tests.factories import ProcedureFactory
@@ -25,6 +25,7 @@ from lienthong.dossiers import interconnection, selectors, services
 from lienthong.dossiers.models import AppliedEnvelope, Dossier, Status
 from lienthong.dossiers.tests.conftest import grant, officer
 from lienthong.exchange import delivery
+from lienthong.exchange.envelope import unverified_payload
 from lienthong.exchange.models import AccessRight, InboundMessage, OutboundMessage
 from lienthong.identity.models import Role
 from lienthong.trust import keystore
@@ -197,6 +198,30 @@ def test_a_done_step_is_handed_to_the_next_agency_and_its_statuses_come_back(nod
     assert reported == [Status.NEW, Status.ACCEPTED, Status.PROCESSING, Status.DONE]
 
 
+def test_a_dossier_received_for_another_node_is_routed_to_the_first_steps_agency(node):
+    """The portal's node takes the dossier and routes step 1 to the agency that acts on it."""
+    origin = services.submit(
+        actor=node.mai,
+        procedure=node.birth,
+        agency=node.ministry,
+        form_data={},
+        documents={},
+        interconnected=node.chain,
+    )
+    with transaction.atomic():
+        interconnection.route(actor=node.mai, dossier=origin, agency=node.office)
+    handoff = OutboundMessage.objects.get(type="dossier.handoff")
+    assert (handoff.correlation_id, handoff.recipient) == (origin.code, f"VN:GOV:{OFFICE}:dossiers")
+    assert unverified_payload(handoff.token)["payload"]["step"] == 1
+    assert origin.events.filter(action="handed_off", agency=node.office, step=1).exists()
+
+    [applied] = carry(node)
+    assert (applied.type, applied.outcome) == ("dossier.handoff", "created")
+    step1 = applied.dossier
+    assert (step1.current_agency, step1.status, step1.step.position) == (node.office, Status.NEW, 1)
+    assert step1.origin_code == origin.code
+
+
 def test_a_received_envelope_is_applied_once_however_often_it_is_applied(node):
     origin = services.submit(
         actor=node.mai,
@@ -273,6 +298,23 @@ def test_the_worker_command_applies_what_arrived(node):
     call_command("dossiers", "apply-inbound", stdout=out)
     assert out.getvalue().strip() == "applied 1 envelope(s)"
     assert Dossier.objects.filter(origin_code=origin.code, current_agency=node.office).exists()
+
+
+def test_the_exchange_worker_hands_received_dossier_envelopes_to_the_dossiers(node):
+    origin = services.submit(
+        actor=node.mai,
+        procedure=node.birth,
+        agency=node.ministry,
+        form_data={},
+        documents={},
+        interconnected=node.chain,
+    )
+    decide(node.staff, "tp", origin)
+    delivery.deliver_due(node.http)
+    assert not Dossier.objects.filter(origin_code=origin.code, current_agency=node.office).exists()
+    assert delivery.consume_inbound() == 1
+    assert Dossier.objects.filter(origin_code=origin.code, current_agency=node.office).exists()
+    assert delivery.consume_inbound() == 0
 
 
 def test_an_approval_whose_next_step_has_no_single_agency_is_refused_whole(node):

@@ -217,18 +217,24 @@ def test_the_history_cannot_be_rewritten(people):
         event.save()
 
 
-def test_the_leader_approves_with_the_result_file_and_the_officer_returns_it(people):
+def test_the_leader_approves_with_the_result_file_and_the_officer_returns_it(
+    people, xanh_key, settings
+):
+    from lienthong.dossiers.tests.conftest import result_pdf, upload
+
+    settings.TSA_URL = ""
     dossier = dossier_in(people, S.PROCESSING)
     done = services.approve(
         actor=people.hoa,
         dossier=dossier,
         expected_version=dossier.version,
-        result=pdf("ket-qua.pdf"),
+        result=upload(result_pdf(), "ket-qua.pdf"),
     )
+    # The signed copy is the result; the uploaded original is kept beside it.
     assert (done.status, done.result.kind, done.result.original_name) == (
         S.DONE,
         "result",
-        "ket-qua.pdf",
+        "ket-qua-da-ky.pdf",
     )
     assert done.finished_at is not None
     returned = services.return_result(actor=people.lan, dossier=done, expected_version=done.version)

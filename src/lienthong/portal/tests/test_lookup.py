@@ -22,6 +22,13 @@ def test_the_page_offers_the_form_to_anyone(client):
     assert "Hồ sơ của tôi" not in page  # the menu offers it to signed-in users only
 
 
+def test_the_receipts_qr_code_opens_it_with_the_code_filled_in(client, dossier):
+    page = client.get(f"/dossiers/lookup/?code={dossier.code}").content.decode()
+
+    assert f'value="{dossier.code}"' in page
+    assert dossier.applicant_name not in page  # the code alone shows nothing
+
+
 @pytest.mark.parametrize("factor", [MAI_PHONE, "+84 912 345 678", MAI_ID])
 def test_the_code_and_a_right_factor_show_status_and_history(client, dossier, factor):
     page = client.post(
