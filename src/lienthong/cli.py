@@ -1,6 +1,8 @@
 """The ``lienthong`` command: manage.py with clearer names.
 
-    lienthong demo                  set up the embedded demo and serve it
+    lienthong demo [--scenario birth|death] [--single]
+                                    the demo network (five nodes on loopback), a dossier
+                                    across it, or the embedded one-node demo
     lienthong serve [--exchange]    production server (granian); --exchange: the mutual-TLS
                                     listener for other nodes
     lienthong worker                delivers the exchange's outbox, pulls the directory

@@ -12,10 +12,16 @@ access rights. Nodes are killed with SIGKILL and started again at will.
     with NodeNetwork(pki, [NodeSpec("a", [MINISTRY]), NodeSpec("b", [OFFICE])]) as net:
         net["a"].python("...")       # run code in the node's Django, print JSON back
         net["b"].kill_server(); net["b"].start_server()
+
+The demo (``lienthong demo``) runs its nodes with the same harness: fixed
+ports and identifiers from the national directory (``NodeSpec.identifier``,
+``port``), the shared set-up done once and the database copied to the other
+nodes (``template=True``) and data kept between runs (``reuse=True``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -42,10 +48,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @dataclass
 class NodeSpec:
-    """A node: its name and the agencies it hosts (each gets a signing key)."""
+    """A node: its name and the agencies it hosts (each gets a signing key).
+
+    ``identifier`` (default ``VN:GOV:TEST.{NAME}:node``), ``role``, ``title`` and
+    ``port`` (default: a free one) are for networks that stand for real nodes."""
 
     name: str
     agencies: list[str]
+    identifier: str = ""
+    role: str = "provincial"
+    title: str = ""
+    port: int = 0
 
 
 TEST_PKI_AGENCY = "000.00.00.G12"  # the agency certificate of the TEST PKI ("agency")
@@ -126,10 +139,11 @@ class Node:
     exchange_port: int = 0
     tls_files: tuple[str, str] | None = None
     exchange_server: subprocess.Popen | None = None
+    worker_idle: float = 0.2
 
     @property
     def identifier(self) -> str:
-        return f"VN:GOV:TEST.{self.spec.name.upper()}:node"
+        return self.spec.identifier or f"VN:GOV:TEST.{self.spec.name.upper()}:node"
 
     @property
     def url(self) -> str:
@@ -151,8 +165,8 @@ class Node:
             LIENTHONG_DATA_DIR=str(self.root),
             DATABASE_URL=self.database_url,
             LIENTHONG_NODE_IDENTIFIER=self.identifier,
-            LIENTHONG_NODE_NAME=f"TEST node {self.spec.name}",
-            LIENTHONG_NODE_ROLE="provincial",
+            LIENTHONG_NODE_NAME=self.spec.title or f"TEST node {self.spec.name}",
+            LIENTHONG_NODE_ROLE=self.spec.role,
             LIENTHONG_NODE_AGENCIES=",".join(self.spec.agencies),
             LIENTHONG_ALLOWED_HOSTS="127.0.0.1,localhost,[::1]",
             LIENTHONG_LOG_FORMAT="json",
@@ -220,7 +234,7 @@ class Node:
         line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")][-1]
         return json.loads(line[len("RESULT ") :])
 
-    def start_server(self) -> None:
+    def start_server(self, wait: bool = True) -> None:
         self.server = self._command(
             "serve",
             "--host",
@@ -231,6 +245,11 @@ class Node:
             "1",
             log="server",
         )
+        if wait:
+            self.wait_for_server()
+
+    def wait_for_server(self) -> None:
+        """Until the server answers its liveness probe (60 s at most)."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.server.poll() is not None:
@@ -267,7 +286,7 @@ class Node:
         raise RuntimeError(f"node {self.spec.name}: no TLS listener within 60 s")
 
     def start_worker(self) -> None:
-        self.worker = self._command("worker", "--idle", "0.2", log="worker")
+        self.worker = self._command("worker", "--idle", str(self.worker_idle), log="worker")
 
     def _kill(self, process: subprocess.Popen | None) -> None:
         if process is not None and process.poll() is None:
@@ -282,18 +301,44 @@ class Node:
         self._kill(self.worker)
         self.worker = None
 
+    def processes(self) -> list[subprocess.Popen]:
+        return [p for p in (self.worker, self.server, self.exchange_server) if p is not None]
+
     def stop(self) -> None:
         self.kill_worker()
         self.kill_server()
         self._kill(self.exchange_server)
         self.exchange_server = None
 
+    def terminate(self, timeout: float = 10) -> None:
+        """Stop every process cleanly (SIGTERM: the worker finishes its round), then
+        kill what is still running after ``timeout`` seconds."""
+        running = [p for p in self.processes() if p.poll() is None]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._kill(process)
+        self.worker = self.server = self.exchange_server = None
+
 
 class NodeNetwork:
     """Start the nodes of ``specs``; as a context manager, stop them and drop their databases.
 
     ``host`` is the loopback address the nodes listen on and reach each other at:
-    ``127.0.0.1``, or ``::1`` for IPv6."""
+    ``127.0.0.1``, or ``::1`` for IPv6.
+
+    ``setup`` is more Python code for every node's shared set-up (after the
+    directory, trust list and access rights), ``node_setup(node)`` code for one
+    node's own (after its keys). ``template`` prepares the first node and
+    copies its database for the others (their own keys and ``node_setup`` are
+    still theirs): much faster than one set-up per node. ``reuse`` keeps the
+    databases of an earlier run (SQLite), prepared nodes are not prepared again.
+    """
 
     def __init__(
         self,
@@ -304,13 +349,25 @@ class NodeNetwork:
         env: dict[str, str] | None = None,
         host: str = "127.0.0.1",
         tls: bool = False,
+        *,
+        setup: str = "",
+        node_setup=None,
+        template: bool = False,
+        reuse: bool = False,
+        worker_idle: float = 0.2,
     ):
         self.pki = pki
         self.tls = tls
         self.root = root
         self.rights = rights or []
+        self.setup = setup
+        self.node_setup = node_setup
+        self.template = template
+        self.reuse = reuse
         base = os.environ.get("DATABASE_URL", "")
         self.pg_admin = base.rsplit("/", 1)[0] + "/postgres" if base.startswith(PG_PREFIX) else ""
+        if reuse and self.pg_admin:
+            raise ValueError("reuse keeps SQLite databases only")
         self.suffix = secrets.token_hex(3)
         self.nodes: dict[str, Node] = {}
         for spec in specs:
@@ -321,7 +378,13 @@ class NodeNetwork:
             else:
                 url = f"sqlite:///{folder / 'node.sqlite3'}"
             self.nodes[spec.name] = node = Node(
-                spec, folder, free_port(host), url, extra_env=env, host=host
+                spec,
+                folder,
+                spec.port or free_port(host),
+                url,
+                extra_env=env,
+                host=host,
+                worker_idle=worker_idle,
             )
             if tls:
                 node.exchange_port = free_port(host)
@@ -338,19 +401,49 @@ class NodeNetwork:
 
     def __enter__(self) -> NodeNetwork:
         try:
-            for node in self.nodes.values():
-                if self.pg_admin:
-                    self._pg(f'CREATE DATABASE "{node.database_url.rsplit("/", 1)[1]}"')
-                self.prepare(node)
-            for node in self.nodes.values():
-                node.start_server()
-                if self.tls:
-                    node.start_exchange_server()
-                node.start_worker()
+            self.prepare_all()
+            self.start()
         except BaseException:
             self.__exit__()
             raise
         return self
+
+    def prepare_all(self) -> None:
+        """Prepare every node not prepared yet (all of them, unless ``reuse``)."""
+        first: Node | None = None
+        for node in self.nodes.values():
+            marker = node.root / "prepared"
+            if self.reuse and marker.exists():
+                continue
+            if not self.pg_admin:
+                # What an interrupted set-up left behind is started again from scratch.
+                path = Path(node.database_url.removeprefix("sqlite:///"))
+                for name in (path.name, path.name + "-wal", path.name + "-shm"):
+                    path.with_name(name).unlink(missing_ok=True)
+            if self.pg_admin:
+                name = node.database_url.rsplit("/", 1)[1]
+                copied = self.template and first is not None
+                # A template database must have no connection: the set-up process has exited.
+                source = f' TEMPLATE "{first.database_url.rsplit("/", 1)[1]}"' if copied else ""
+                self._pg(f'CREATE DATABASE "{name}"{source}')
+            if self.template and first is not None:
+                if not self.pg_admin:
+                    self._copy_sqlite(first, node)
+                node.python(self._node_code(node))
+            else:
+                self.prepare(node)
+                first = node
+            marker.write_text("prepared\n", "utf-8")
+
+    def start(self) -> None:
+        """Every node's processes, started side by side; back when every server answers."""
+        for node in self.nodes.values():
+            node.start_server(wait=False)
+            node.start_worker()
+        for node in self.nodes.values():
+            node.wait_for_server()
+            if self.tls:
+                node.start_exchange_server()
 
     def __exit__(self, *exc) -> None:
         for node in self.nodes.values():
@@ -360,22 +453,41 @@ class NodeNetwork:
                 name = node.database_url.rsplit("/", 1)[1]
                 self._pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    @staticmethod
+    def _copy_sqlite(source: Node, target: Node) -> None:
+        """The source's database into the target's file (SQLite's online backup).
+        Nothing of the source's data folder (its secret key, sealed keys) comes along."""
+        import sqlite3
+
+        path = Path(target.database_url.removeprefix("sqlite:///"))
+        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        origin = sqlite3.connect(source.database_url.removeprefix("sqlite:///"))
+        copy = sqlite3.connect(path)
+        try:
+            origin.backup(copy)
+        finally:
+            copy.close()
+            origin.close()
+
     def prepare(self, node: Node) -> None:
         """Migrate, import the directory, place the test nodes, trust the TEST PKI, keys, rights."""
+        node.python(self._shared_code() + self._node_code(node))
+
+    def _shared_code(self) -> str:
+        """What every node's database holds alike: directory, placement, trust list, rights."""
         placement = {
             other.identifier: {
                 "url": other.url,
                 "exchange_url": other.exchange_url if self.tls else "",
                 "pin": node_tls_fingerprint(self.pki) if self.tls else "",
                 "agencies": other.spec.agencies,
+                "role": other.spec.role,
+                "name": other.spec.title or other.identifier,
             }
             for other in self.nodes.values()
         }
-        keys = []
-        for agency in node.spec.agencies:
-            path, passphrase = agency_p12(self.pki, agency, node.root)
-            keys.append({"p12": str(path), "passphrase": passphrase, "agency": agency})
-        node.python(
+        code = textwrap.dedent(
             f"""
             from django.core.management import call_command
             from lienthong.directory import services as directory
@@ -389,12 +501,31 @@ class NodeNetwork:
             for identifier, place in {placement!r}.items():
                 row, _ = Node.objects.update_or_create(
                     identifier=identifier,
-                    defaults=dict(name=identifier, role="provincial", base_url=place["url"],
+                    defaults=dict(name=place["name"], role=place["role"], base_url=place["url"],
                                   exchange_url=place["exchange_url"],
                                   tls_certificate_sha256=place["pin"]),
                 )
                 Agency.objects.filter(identifier__in=place["agencies"]).update(node=row)
             testpki.add_to_trust_list(testpki.load_test_pki({str(self.pki.directory)!r}), actor="test")
+            for provider, kind, consumer in {self.rights!r}:
+                AccessRight.objects.get_or_create(
+                    provider=Agency.objects.get(identifier=provider), message_type=kind,
+                    consumer=Agency.objects.get(identifier=consumer) if consumer else None,
+                )
+            """
+        )
+        return code + textwrap.dedent(self.setup) + "\n"
+
+    def _node_code(self, node: Node) -> str:
+        """What is this node's own: its agencies' signing keys, its TLS bundle, ``node_setup``."""
+        keys = []
+        for agency in node.spec.agencies:
+            path, passphrase = agency_p12(self.pki, agency, node.root)
+            keys.append({"p12": str(path), "passphrase": passphrase, "agency": agency})
+        code = textwrap.dedent(
+            f"""
+            from lienthong.directory.models import Agency
+            from lienthong.trust import keystore
             for key in {keys!r}:
                 keystore.import_pkcs12(
                     actor="test", data=open(key["p12"], "rb").read(),
@@ -404,10 +535,7 @@ class NodeNetwork:
             if {self.tls!r}:
                 from lienthong.exchange import tls
                 tls.ca_bundle()
-            for provider, kind, consumer in {self.rights!r}:
-                AccessRight.objects.get_or_create(
-                    provider=Agency.objects.get(identifier=provider), message_type=kind,
-                    consumer=Agency.objects.get(identifier=consumer) if consumer else None,
-                )
             """
         )
+        extra = self.node_setup(node) if self.node_setup else ""
+        return code + textwrap.dedent(extra) + "\n"

@@ -28,9 +28,9 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
 
 @pytest.fixture(scope="module")
 def demo_data(tmp_path_factory):
-    """A data folder prepared by `lienthong demo --no-serve`, as a newcomer's first command does."""
+    """A data folder prepared by `lienthong demo --single --no-serve` (the embedded demo)."""
     data_dir = tmp_path_factory.mktemp("demo")
-    result = run(["demo", "--no-serve"], data_dir)
+    result = run(["demo", "--single", "--no-serve"], data_dir)
     assert result.returncode == 0, result.stderr
     return data_dir, result.stdout
 
@@ -63,7 +63,7 @@ def test_the_demo_operator_signs_in_with_a_second_factor_the_demo_prints(demo_da
 
 def test_demo_twice_changes_nothing_and_keeps_the_passwords(demo_data):
     data_dir, first = demo_data
-    again = run(["demo", "--no-serve"], data_dir)
+    again = run(["demo", "--single", "--no-serve"], data_dir)
     assert again.returncode == 0, again.stderr
     assert "0 created, 0 updated, 0 closed, 3355 unchanged" in again.stdout
     assert (
