@@ -14,6 +14,7 @@ import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
 from lienthong.config import (
+    ConfigurationError,
     env_bool,
     env_choice,
     env_int,
@@ -68,6 +69,8 @@ INSTALLED_APPS = [
     "lienthong.dossiers",
     "lienthong.portal",
     "lienthong.backoffice",
+    "lienthong.approvals",
+    "lienthong.signing",
 ]
 
 MIDDLEWARE = [
@@ -131,6 +134,36 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Connections are kept (LIENTHONG_DB_CONN_MAX_AGE) on SQLite too: opening one
     # and running the pragmas above cost about a millisecond per request.
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache: shared by every process of the node -----------------------------
+# Rate limits (django-ratelimit) count in it, so it must be shared between the
+# worker processes and nodes' processes: Redis when LIENTHONG_CACHE_URL names
+# one (redis:// or rediss://, needs the "redis" extra), else a table in the
+# database ("lienthong_cache", made by `lienthong migrate`). locmem:// keeps a
+# cache per process: for a single-process tool only.
+CACHE_URL = env_str("LIENTHONG_CACHE_URL", "database")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": env_str("LIENTHONG_CACHE_KEY_PREFIX", "lienthong"),
+        }
+    }
+elif CACHE_URL == "database":
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "lienthong_cache",
+        }
+    }
+elif CACHE_URL == "locmem://":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ConfigurationError(
+        f"LIENTHONG_CACHE_URL: expected redis://…, rediss://…, database or locmem://, "
+        f"got {CACHE_URL!r}"
+    )
 
 # --- Authentication ---------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -246,6 +279,9 @@ EXCHANGE_QUERY_MAX_BYTES = env_int("LIENTHONG_EXCHANGE_QUERY_MAX_BYTES", 2 * 102
 EXCHANGE_QUERY_TIMEOUT = env_int("LIENTHONG_EXCHANGE_QUERY_TIMEOUT", 30)
 # Default age (days) for `exchange archive-log` and `exchange purge-messages`.
 EXCHANGE_RETENTION_DAYS = env_int("LIENTHONG_EXCHANGE_RETENTION_DAYS", 365)
+# What the worker hands received envelopes to, each round: the apps that act on
+# them (dotted paths of callables taking no argument and returning what they applied).
+EXCHANGE_INBOUND_CONSUMERS = ["lienthong.dossiers.interconnection.apply_pending"]
 # Mutual TLS between nodes (exchange/tls.py). Receiving: `lienthong serve --exchange`
 # listens on EXCHANGE_LISTEN_PORT with the node's certificate and requires a client
 # certificate issued under EXCHANGE_TLS_CLIENT_CA (default: the trust list); the
@@ -267,6 +303,10 @@ LISTENER = env_choice("LIENTHONG_LISTENER", ("public", "exchange"), "public")
 # so many seconds (by the worker).
 TSA_URL = env_str("LIENTHONG_TSA_URL")
 EXCHANGE_LOG_TIMESTAMP_SECONDS = env_int("LIENTHONG_EXCHANGE_LOG_TIMESTAMP_SECONDS", 3600)
+# Message-log records older than this move to archive files (`exchange archive-log`).
+EXCHANGE_LOG_RETENTION_DAYS = env_int(
+    "LIENTHONG_EXCHANGE_LOG_RETENTION_DAYS", EXCHANGE_RETENTION_DAYS
+)
 
 # Prometheus metrics (/metrics): a bearer token; without one, loopback clients only.
 METRICS_TOKEN = env_str("LIENTHONG_METRICS_TOKEN")
@@ -305,6 +345,19 @@ IDENTITY_STEP_UP_SECONDS = env_int("LIENTHONG_IDENTITY_STEP_UP_SECONDS", 5 * 60)
 IDENTITY_MAX_FAILURES = env_int("LIENTHONG_IDENTITY_MAX_FAILURES", 5)
 IDENTITY_MAX_FAILURES_PER_ADDRESS = env_int("LIENTHONG_IDENTITY_MAX_FAILURES_PER_ADDRESS", 50)
 IDENTITY_LOCKOUT_SECONDS = env_int("LIENTHONG_IDENTITY_LOCKOUT_SECONDS", 15 * 60)
+# Where failure counters live: "database" (a table of counters, incremented
+# atomically) or "cache" (the shared cache above; Redis increments atomically).
+IDENTITY_THROTTLE_STORE = env_choice(
+    "LIENTHONG_IDENTITY_THROTTLE_STORE",
+    ("database", "cache"),
+    "cache" if CACHE_URL.startswith(("redis://", "rediss://")) else "database",
+)
+# Password reset links: valid this long, and used once (Django's token
+# generator; the link dies when the password changes or the user signs in).
+PASSWORD_RESET_TIMEOUT = env_int("LIENTHONG_IDENTITY_RESET_SECONDS", 30 * 60)
+# Reset requests per identifier, and per client address, within the lockout window.
+IDENTITY_MAX_RESETS = env_int("LIENTHONG_IDENTITY_MAX_RESETS", 3)
+IDENTITY_MAX_RESETS_PER_ADDRESS = env_int("LIENTHONG_IDENTITY_MAX_RESETS_PER_ADDRESS", 20)
 # SMS one-time codes: gateway (console, file, memory or a dotted class path),
 # validity and the pause before another code may be sent.
 IDENTITY_SMS_BACKEND = env_str("LIENTHONG_IDENTITY_SMS_BACKEND", "console")
@@ -324,3 +377,33 @@ IDENTITY_ORIGINS = env_list(
     "LIENTHONG_IDENTITY_ORIGINS",
     [f"https://{IDENTITY_RP_ID}"] if PRODUCTION and IDENTITY_RP_ID else [],
 )
+
+# --- Approvals on the phone (lienthong.approvals, docs/approvals.md) ----------
+# A pairing QR code / short code is valid this long; an approved request must
+# be used by the computer within APPROVALS_CONSUME_SECONDS; a user may have at
+# most APPROVALS_MAX_PENDING open requests and ask APPROVALS_MAX_PER_WINDOW
+# times per APPROVALS_RATE_WINDOW_SECONDS; the phone app refreshes every
+# APPROVALS_POLL_SECONDS and keeps its pairing cookie APPROVALS_DEVICE_COOKIE_DAYS.
+APPROVALS_PAIRING_SECONDS = env_int("LIENTHONG_APPROVALS_PAIRING_SECONDS", 5 * 60)
+APPROVALS_SIGN_IN_SECONDS = env_int("LIENTHONG_APPROVALS_SIGN_IN_SECONDS", 120)
+APPROVALS_CONSUME_SECONDS = env_int("LIENTHONG_APPROVALS_CONSUME_SECONDS", 120)
+APPROVALS_MAX_PENDING = env_int("LIENTHONG_APPROVALS_MAX_PENDING", 5)
+APPROVALS_MAX_PER_WINDOW = env_int("LIENTHONG_APPROVALS_MAX_PER_WINDOW", 10)
+APPROVALS_RATE_WINDOW_SECONDS = env_int("LIENTHONG_APPROVALS_RATE_WINDOW_SECONDS", 10 * 60)
+APPROVALS_POLL_SECONDS = env_int("LIENTHONG_APPROVALS_POLL_SECONDS", 3)
+APPROVALS_DEVICE_COOKIE_DAYS = env_int("LIENTHONG_APPROVALS_DEVICE_COOKIE_DAYS", 365)
+
+# --- Remote signing (lienthong.signing, docs/signing.md) ---------------------
+# A signature authorisation (SAD) is valid this long and once; a user may ask
+# for SIGNING_AUTHORIZE_PER_MINUTE authorisations a minute; one signHash signs
+# at most SIGNING_MAX_BATCH hashes. Access tokens for CSC clients live
+# SIGNING_TOKEN_SECONDS unless asked shorter (never over SIGNING_TOKEN_MAX_SECONDS).
+# SIGNING_PROVIDER: "local" (this node's keys) or "csc" (an external CSC API v2
+# service at SIGNING_CSC_URL, e.g. a licensed CA's remote signing).
+SIGNING_SAD_SECONDS = env_int("LIENTHONG_SIGNING_SAD_SECONDS", 5 * 60)
+SIGNING_AUTHORIZE_PER_MINUTE = env_int("LIENTHONG_SIGNING_AUTHORIZE_PER_MINUTE", 10)
+SIGNING_MAX_BATCH = env_int("LIENTHONG_SIGNING_MAX_BATCH", 100)
+SIGNING_TOKEN_SECONDS = env_int("LIENTHONG_SIGNING_TOKEN_SECONDS", 60 * 60)
+SIGNING_TOKEN_MAX_SECONDS = env_int("LIENTHONG_SIGNING_TOKEN_MAX_SECONDS", 12 * 60 * 60)
+SIGNING_PROVIDER = env_choice("LIENTHONG_SIGNING_PROVIDER", ("local", "csc"), "local")
+SIGNING_CSC_URL = env_str("LIENTHONG_SIGNING_CSC_URL", "")

@@ -25,6 +25,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from lienthong.catalog.models import FieldKind, FormField, RequiredDocument
 from lienthong.catalog.tests.factories import ProcedureFactory
 from lienthong.directory.tests.factories import AgencyFactory
+from lienthong.dossiers.attachments import store_bytes
+from lienthong.dossiers.models import Attachment
 from lienthong.identity.models import Role
 from lienthong.portal.tests.conftest import citizen, officer, submitted
 from lienthong.trust.models import ValidationRecord
@@ -37,6 +39,8 @@ STAFF = {"anonymous": "login", "mai": "login", "binh": "login", "lan": "login", 
 POST_ONLY = dict.fromkeys(PERSONAS, 405)
 POST_ONLY_SIGNED_IN = {**dict.fromkeys(PERSONAS, 405), "anonymous": "login"}
 SYSTEM_TOKEN = dict.fromkeys(PERSONAS, 401)
+BACKOFFICE = {"anonymous": "login", "mai": 404, "binh": 404, "lan": 200, "operator": 404}
+NO_UUID = "00000000-0000-4000-8000-000000000000"
 
 # route name → (the path to GET, the persona → outcome table)
 ROUTES = {
@@ -64,6 +68,15 @@ ROUTES = {
     "portal:detail": ("/dossiers/{dossier}/", OWNER),
     "portal:withdraw": ("/dossiers/{dossier}/withdraw/", POST_ONLY_SIGNED_IN),
     "portal:supplement": ("/dossiers/{dossier}/supplement/", POST_ONLY_SIGNED_IN),
+    "portal:new-interconnected": ("/dossiers/new/interconnected/{group}/", SIGNED_IN),
+    "portal:receipt": ("/dossiers/{dossier}/receipt.pdf", OWNER),
+    "portal:delivery": ("/dossiers/{dossier}/delivery/", POST_ONLY_SIGNED_IN),
+    "portal:rate": ("/dossiers/{dossier}/rating/", OWNER),
+    "portal:declaration": ("/dossiers/{dossier}/declaration.pdf", OWNER),
+    "portal:sign-declaration": ("/dossiers/{dossier}/declaration/sign/", POST_ONLY_SIGNED_IN),
+    # Ratings are read by the agency's leaders, administrators and assessors only.
+    "portal:rating-agencies": ("/dossiers/ratings/", {**OWNER, "mai": 404}),
+    "portal:agency-ratings": ("/dossiers/ratings/{agency}/", {**OWNER, "mai": 404}),
     # The back office: officers of the agency only; anyone else finds nothing there.
     "backoffice:agencies": (
         "/backoffice/",
@@ -81,11 +94,27 @@ ROUTES = {
         "/backoffice/{agency}/dossiers/{dossier}/accept/",
         {"anonymous": "login", "mai": 404, "binh": 404, "lan": 405, "operator": 404},
     ),
+    "backoffice:intake": ("/backoffice/{agency}/intake/", BACKOFFICE),
+    "backoffice:intake-form": ("/backoffice/{agency}/intake/{procedure}/", BACKOFFICE),
+    "backoffice:receipt": ("/backoffice/{agency}/dossiers/{dossier}/receipt/", BACKOFFICE),
+    # A dossier's signed result: its applicant and the agency's officers.
+    "dossiers:result": (
+        "/results/{dossier}/",
+        {"anonymous": "login", "mai": 200, "binh": 404, "lan": 200, "operator": 404},
+    ),
+    "dossiers:result-verify": ("/results/{dossier}/verify/", POST_ONLY_SIGNED_IN),
     "identity:security": ("/account/", SIGNED_IN),
     "identity:sign-in": ("/account/sign-in/", ALL_200),
     "identity:sign-in-verify": ("/account/sign-in/verify/", dict.fromkeys(PERSONAS, "login")),
     "identity:sign-out": ("/account/sign-out/", POST_ONLY),
     "identity:activity": ("/account/activity/", SIGNED_IN),
+    "identity:password-change": ("/account/password/", SIGNED_IN),
+    "identity:password-reset": ("/account/password-reset/", ALL_200),
+    "identity:password-reset-sent": ("/account/password-reset/sent/", ALL_200),
+    # A wrong or spent link: the same "this link does not work" page for everyone.
+    "identity:password-reset-link": ("/account/password-reset/MQ/1a2-bad/", ALL_200),
+    "identity:password-reset-new": ("/account/password-reset/MQ/new/", ALL_200),
+    "identity:recovery": ("/account/recovery/", ALL_200),
     "identity:step-up": ("/account/verify/", SIGNED_IN),
     "identity:totp-enrol": ("/account/totp/", SIGNED_IN),
     "identity:totp-remove": ("/account/totp/remove/", POST_ONLY_SIGNED_IN),
@@ -104,6 +133,47 @@ ROUTES = {
     "identity:passkey-sign-in": ("/account/sign-in/passkey/", POST_ONLY),
     "identity:passkey-verify-options": ("/account/verify/passkey/options/", POST_ONLY_SIGNED_IN),
     "identity:passkey-verify": ("/account/verify/passkey/", POST_ONLY_SIGNED_IN),
+    # Approvals on the phone: the computer's pages need a sign-in; the phone's app
+    # knows its own cookie only, and shows nothing to anyone else.
+    "approvals:devices": ("/approvals/devices/", SIGNED_IN),
+    "approvals:pair-start": ("/approvals/devices/pair/", SIGNED_IN),
+    "approvals:device-revoke": ("/approvals/devices/999999/revoke/", POST_ONLY_SIGNED_IN),
+    "approvals:pair-code": ("/approvals/pair/", ALL_200),
+    "approvals:pair-confirm": ("/approvals/pair/confirm/", dict.fromkeys(PERSONAS, 302)),
+    "approvals:pair-options": ("/approvals/pair/options/", POST_ONLY),
+    "approvals:pair-register": ("/approvals/pair/register/", POST_ONLY),
+    "approvals:pair-link": ("/approvals/pair/not-a-token/", dict.fromkeys(PERSONAS, 400)),
+    "approvals:app": ("/approvals/app/", ALL_200),
+    "approvals:app-offline": ("/approvals/app/offline/", ALL_200),
+    "approvals:app-connect-options": ("/approvals/app/connect/options/", POST_ONLY),
+    "approvals:app-connect": ("/approvals/app/connect/", POST_ONLY),
+    "approvals:app-request": (
+        "/approvals/app/requests/" + NO_UUID + "/",
+        dict.fromkeys(PERSONAS, 404),
+    ),
+    "approvals:app-approve-options": (
+        "/approvals/app/requests/" + NO_UUID + "/options/",
+        POST_ONLY,
+    ),
+    "approvals:app-approve": ("/approvals/app/requests/" + NO_UUID + "/approve/", POST_ONLY),
+    "approvals:app-deny": ("/approvals/app/requests/" + NO_UUID + "/deny/", POST_ONLY),
+    "approvals:manifest": ("/approvals/manifest.webmanifest", ALL_200),
+    "approvals:service-worker": ("/approvals/sw.js", ALL_200),
+    "approvals:sign-in-start": ("/approvals/sign-in/", POST_ONLY),
+    "approvals:sign-in-wait": ("/approvals/sign-in/wait/", dict.fromkeys(PERSONAS, "login")),
+    # Remote signing: the holder's page, and the CSC API v2 (POST only, a bearer token).
+    "signing:index": ("/account/signing/", SIGNED_IN),
+    "signing:request-credential": ("/account/signing/keys/", POST_ONLY_SIGNED_IN),
+    "signing:issue-token": ("/account/signing/tokens/", POST_ONLY_SIGNED_IN),
+    "signing:revoke-token": ("/account/signing/tokens/999999/revoke/", POST_ONLY_SIGNED_IN),
+    "csc-v2:api-root": ("/csc/v2/", dict.fromkeys(PERSONAS, 404)),
+    "csc-v2:openapi-json": ("/csc/v2/openapi.json", ALL_200),
+    "csc-v2:info": ("/csc/v2/info", POST_ONLY),
+    "csc-v2:credentials_list": ("/csc/v2/credentials/list", POST_ONLY),
+    "csc-v2:credentials_info": ("/csc/v2/credentials/info", POST_ONLY),
+    "csc-v2:credentials_authorize": ("/csc/v2/credentials/authorize", POST_ONLY),
+    "csc-v2:credentials_send_otp": ("/csc/v2/credentials/sendOTP", POST_ONLY),
+    "csc-v2:signatures_sign_hash": ("/csc/v2/signatures/signHash", POST_ONLY),
     # The API: public reads, node-to-node calls, and the adapter (a system's token).
     "api-v1:api-root": ("/api/v1/", dict.fromkeys(PERSONAS, 404)),
     "api-v1:openapi-json": ("/api/v1/openapi.json", ALL_200),
@@ -190,9 +260,17 @@ def world(db, client, settings, tmp_path):
     operator.is_staff = operator.is_superuser = True
     operator.save(update_fields=["is_staff", "is_superuser"])
     dossier = submitted(mai, procedure, agency)
+    # Its result, as an approval leaves it (who may fetch it is the walk's subject).
+    blob = store_bytes(b"%PDF-1.7 TEST result", name="ket-qua.pdf")
+    dossier.result = Attachment.objects.create(
+        dossier=dossier, kind="result", sha256=blob.sha256, size=blob.size,
+        media_type=blob.media_type, original_name=blob.original_name, path=blob.path,
+    )  # fmt: skip
+    dossier.save(update_fields=["result"])
+    nam = officer("nam.motcua", AgencyFactory(name="UBND Phường Vàng"), Role.ONE_STOP_OFFICER)
     client.post("/trust/validate/", {"document": SimpleUploadedFile("x.pdf", b"%PDF-1.7 no")})
     return {
-        "people": {"mai": mai, "binh": binh, "lan": lan, "operator": operator},
+        "people": {"mai": mai, "binh": binh, "lan": lan, "operator": operator, "nam": nam},
         "values": {
             "dossier": dossier.code,
             "agency": agency.identifier,
@@ -225,3 +303,81 @@ def test_each_persona_gets_what_the_table_says_on_every_route(world, client, per
         if got != expected[persona]:
             surprises[name] = (expected[persona], got)
     assert surprises == {}, "route: (expected, got)"
+
+
+# --- POST: who may do what -------------------------------------------------------------------
+#
+# Every POST route of the dossier pages (the citizen's portal, the back office,
+# the results), posted empty by every persona and by nam, the one-stop officer
+# of another agency. An empty form is refused (400) only after the route has
+# decided the persona may act there; everyone else gets the sign-in page, or
+# the 404 an absent dossier or agency gets. A POST on a GET-only page is 405
+# once the persona may see it. Nothing is changed by any of them.
+POST_PERSONAS = (*PERSONAS, "nam")
+POST_SCOPED = ("portal:", "backoffice:", "dossiers:")
+IN_AGENCY = {"anonymous": "login", "mai": 404, "binh": 404, "lan": 400, "operator": 404,
+             "nam": 404}  # fmt: skip
+OWNER_POST = {"anonymous": "login", "mai": 400, "binh": 404, "lan": 404, "operator": 404,
+              "nam": 404}  # fmt: skip
+SIGNED_IN_POST = {**dict.fromkeys(POST_PERSONAS, 400), "anonymous": "login"}
+GET_ONLY_SIGNED_IN = {**dict.fromkeys(POST_PERSONAS, 405), "anonymous": "login"}
+
+POST_ROUTES = {
+    "portal:mine": ("/dossiers/", GET_ONLY_SIGNED_IN),
+    "portal:lookup": ("/dossiers/lookup/", dict.fromkeys(POST_PERSONAS, 200)),  # shown again
+    "portal:new": ("/dossiers/new/{procedure}/", SIGNED_IN_POST),
+    "portal:detail": ("/dossiers/{dossier}/", GET_ONLY_SIGNED_IN),
+    "portal:withdraw": ("/dossiers/{dossier}/withdraw/", OWNER_POST),
+    "portal:supplement": ("/dossiers/{dossier}/supplement/", OWNER_POST),
+    # Several agencies handle the first step: without one chosen, the choice is shown.
+    "portal:new-interconnected": (
+        "/dossiers/new/interconnected/{group}/",
+        {**dict.fromkeys(POST_PERSONAS, 200), "anonymous": "login"},
+    ),
+    "portal:receipt": ("/dossiers/{dossier}/receipt.pdf", GET_ONLY_SIGNED_IN),
+    "portal:delivery": ("/dossiers/{dossier}/delivery/", OWNER_POST),
+    "portal:rate": ("/dossiers/{dossier}/rating/", OWNER_POST),
+    "portal:declaration": ("/dossiers/{dossier}/declaration.pdf", GET_ONLY_SIGNED_IN),
+    "portal:sign-declaration": ("/dossiers/{dossier}/declaration/sign/", OWNER_POST),
+    "portal:rating-agencies": ("/dossiers/ratings/", GET_ONLY_SIGNED_IN),
+    "portal:agency-ratings": ("/dossiers/ratings/{agency}/", {**IN_AGENCY, "lan": 404}),
+    "backoffice:agencies": ("/backoffice/", GET_ONLY_SIGNED_IN),
+    "backoffice:queue": ("/backoffice/{agency}/", {**IN_AGENCY, "lan": 405}),
+    "backoffice:intake": ("/backoffice/{agency}/intake/", {**IN_AGENCY, "lan": 405}),
+    "backoffice:intake-form": ("/backoffice/{agency}/intake/{procedure}/", IN_AGENCY),
+    "backoffice:detail": ("/backoffice/{agency}/dossiers/{dossier}/", {**IN_AGENCY, "lan": 405}),
+    "backoffice:receipt": (
+        "/backoffice/{agency}/dossiers/{dossier}/receipt/",
+        {**IN_AGENCY, "lan": 405},
+    ),
+    "backoffice:act": ("/backoffice/{agency}/dossiers/{dossier}/accept/", IN_AGENCY),
+    "backoffice:act-other": ("/backoffice/{agency}/dossiers/{dossier}/approve/", IN_AGENCY),
+    "dossiers:result": ("/results/{dossier}/", GET_ONLY_SIGNED_IN),
+    # Verifying validates the result and shows the report (a redirect to it).
+    "dossiers:result-verify": (
+        "/results/{dossier}/verify/",
+        {"anonymous": "login", "mai": 302, "binh": 404, "lan": 302, "operator": 404, "nam": 404},
+    ),
+}
+
+
+def test_every_dossier_route_is_in_the_post_walk():
+    scoped = {name for name in route_names() if name.startswith(POST_SCOPED)}
+    walked = {name for name in POST_ROUTES if ":" in name and name in route_names()}
+    assert scoped - walked == set(), "add the new dossier routes to POST_ROUTES"
+
+
+@pytest.mark.parametrize("persona", POST_PERSONAS)
+def test_each_persona_gets_what_the_table_says_on_every_dossier_post(world, client, persona):
+    from lienthong.dossiers.models import Dossier
+
+    if persona != "anonymous":
+        client.force_login(world["people"][persona])
+    before = list(Dossier.objects.values_list("code", "status", "version"))
+    surprises = {}
+    for name, (path, expected) in POST_ROUTES.items():
+        got = outcome(client.post(path.format(**world["values"])))
+        if got != expected[persona]:
+            surprises[name] = (expected[persona], got)
+    assert surprises == {}, "route: (expected, got)"
+    assert list(Dossier.objects.values_list("code", "status", "version")) == before
