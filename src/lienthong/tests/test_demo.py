@@ -106,6 +106,11 @@ def birth_network(test_pki, tmp_path_factory):
 
 
 @pytest.mark.nodes
+@pytest.mark.skipif(
+    os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="five node processes per run: once, on the SQLite run (the exchange's node tests "
+    "and the in-process interconnection tests cover PostgreSQL)",
+)
 def test_a_birth_dossier_goes_from_the_portal_through_three_sectors_and_every_status_comes_back(
     birth_network, test_pki
 ):

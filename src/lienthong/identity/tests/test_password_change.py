@@ -42,7 +42,7 @@ def test_a_citizen_changes_her_password_and_is_told_by_email_and_sms(
     assert mai.check_password(NEW)
     assert AuditRecord.objects.filter(action="password_changed").count() == 1
     assert [m.to for m in mail.outbox] == [["mai@example.vn"]]
-    assert "changed" in mail.outbox[0].body
+    assert "001190012345" in mail.outbox[0].body
     assert [m.phone for m in sms.MemoryGateway.outbox] == ["0912345678"]
 
 
