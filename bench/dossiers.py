@@ -40,6 +40,11 @@ load average. The server keeps its database connections for the run
 
 ``--explain`` prints EXPLAIN ANALYZE of each page's queries as the selectors
 build them (the page of 20 and the paginator's COUNT), ``-v`` the whole plans.
+``--in-process N`` first makes N requests of each page in this process, through
+Django's test client (no server, no network), and prints the CPU time
+(``time.process_time``) and the queries per request: what the page's Python
+costs, a figure that hardly moves with the machine's load; ``--seconds 0`` then
+skips the server.
 """
 
 from __future__ import annotations
@@ -303,6 +308,61 @@ class Client:
         return answer.status_code == 302
 
 
+class _TestClientHttp:
+    """The few httpx calls ``Client`` makes, answered by Django's test client in this
+    process (no server, no network): what the page itself costs in Python."""
+
+    def __init__(self):
+        from django.test import Client as DjangoClient
+
+        self.client = DjangoClient(HTTP_HOST="127.0.0.1", enforce_csrf_checks=True)
+        self.cookies = self
+
+    def set(self, name: str, value: str) -> None:
+        self.client.cookies[name] = value
+
+    def get(self, path: str, params: dict | None = None):
+        return self._text(self.client.get(path, params or {}))
+
+    def post(self, path: str, data: dict, files: dict | None = None):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        form = dict(data)
+        for key, (name, content, media_type) in (files or {}).items():
+            form[key] = SimpleUploadedFile(name, content, media_type)
+        return self._text(self.client.post(path, form))
+
+    @staticmethod
+    def _text(response):
+        response.text = "" if response.streaming else response.content.decode()
+        return response
+
+
+def in_process(page: str, data: dict, count: int) -> str:
+    """CPU (time.process_time, robust to a busy machine) and queries per request of
+    ``page``, as one client makes it, in this process."""
+    from unittest import mock
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with mock.patch("httpx.Client", lambda **_: _TestClientHttp()):
+        user = Client("http://testserver", 0, data, page)
+    call = getattr(user, page)
+    for _ in range(3):  # warm: templates compiled, per-process caches filled
+        call()
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    # Read now: the next request empties the connection's query log.
+    query_count = len(queries)
+    failed = 0
+    started = time.process_time()
+    for _ in range(count):
+        failed += not call()
+    cpu = (time.process_time() - started) * 1000 / count
+    return f"CPU {cpu:5.1f} ms per request, {query_count} queries ({failed} failed)"
+
+
 def run_phase(base: str, page: str, data: dict, clients: int, seconds: float, warm: float,
               watch: dict) -> dict:  # fmt: skip
     users = [Client(base, i, data, page) for i in range(clients)]
@@ -453,12 +513,23 @@ def main() -> None:
                         help="the server's LIENTHONG_CACHE_URL (rate-limit counters)")  # fmt: skip
     parser.add_argument("--explain", action="store_true",
                         help="print EXPLAIN ANALYZE of the pages' queries (-v: whole plans)")  # fmt: skip
+    parser.add_argument("--in-process", type=int, default=0, metavar="N",
+                        help="first, N requests of each page in this process (Django's test"
+                        " client, no server): CPU and queries per request")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true")
     options = parser.parse_args()
 
     url = dossiers_data.database_url(options.postgres, options.database)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lienthong.settings")
+    if options.in_process:
+        # This process then serves pages as the server does (see start_server).
+        os.environ.update(
+            LIENTHONG_DEBUG="0",
+            LIENTHONG_PORTAL_LOOKUP_RATE="1000000/s",
+            LIENTHONG_DOSSIERS_NOTIFY_BACKENDS="console",
+            LIENTHONG_LOG_LEVEL="WARNING",
+        )
     import django
 
     django.setup()
@@ -499,9 +570,13 @@ def main() -> None:
     if options.explain:
         print("EXPLAIN ANALYZE (execution time on the server, first plan line):")
         explain(data, options.verbose)
-    connection.close()
     pages = [page for page in options.pages.split(",") if page]
-    if not pages:
+    if options.in_process:
+        print(f"in this process, {options.in_process} requests per page (DEBUG off):")
+        for page in pages:
+            print(f"  {page:<8} " + in_process(page, data, options.in_process))
+    connection.close()
+    if not pages or options.seconds <= 0:
         finish(options)
         return
 

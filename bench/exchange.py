@@ -15,7 +15,9 @@ worker and database) and a TEST PKI served from this process. For each mode:
   envelopes per second end to end; p50/p99 latency is from claim to receipt
   per envelope (the round trip of its request);
 
-batched (100 per request) and one per request. Synchronous queries: a
+batched (100 per request) and one per request, each once per ``--in-flight`` value
+(requests the worker keeps out at once). The CPU of both idle workers over 10 s
+(they wait to be woken: exchange/wake.py). Synchronous queries: a
 connected system of node a calls a service of node b's agency (a small
 HTTP backend in this process), one at a time, interleaved with direct calls
 to the same backend; the overhead is the difference of the percentiles.
@@ -38,7 +40,11 @@ import threading
 import time
 from pathlib import Path
 
-MINISTRY, OFFICE = "000.00.00.G12", "000.00.00.G22"
+# The sending agency: by default one whose key is ECDSA P-256 (its certificate issued
+# by the harness under the TEST government CA, as for every agency but the TEST PKI's
+# own); --rsa-sender sends as 000.00.00.G12, whose TEST PKI certificate is RSA 2048.
+MINISTRY, OFFICE = "000.00.00.X04", "000.00.00.G22"
+RSA_MINISTRY = "000.00.00.G12"
 
 
 def serve_pki(directory, listener) -> None:
@@ -80,10 +86,30 @@ def latencies(node, correlation: str) -> list[float]:
     return sorted(rows)
 
 
-def run_mode(net, label: str, count: int, batch: int) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_workers(net, seconds: float = 10.0) -> None:
+    """CPU the two idle workers use (the figure wake-ups are for)."""
+    workers = [net[name].worker.pid for name in ("a", "b")]
+    before = [cpu_seconds(pid) for pid in workers]
+    time.sleep(seconds)
+    used = [cpu_seconds(pid) - b for pid, b in zip(workers, before, strict=True)]
+    shares = ", ".join(f"{u / seconds * 100:.1f} %" for u in used)
+    print(f"idle workers over {seconds:.0f} s: {shares} of a core")
+
+
+def run_mode(net, label: str, count: int, batch: int, in_flight: int) -> dict:
     a = net["a"]
     a.kill_worker()
-    a.extra_env = {**(a.extra_env or {}), "LIENTHONG_EXCHANGE_BATCH_SIZE": str(batch)}
+    a.extra_env = {
+        **(a.extra_env or {}),
+        "LIENTHONG_EXCHANGE_BATCH_SIZE": str(batch),
+        "LIENTHONG_EXCHANGE_IN_FLIGHT": str(in_flight),
+    }
     correlation = f"BENCH-{label}-"
     # ~1 KB envelopes; 50 dossiers, so order per correlation id does not serialise everything.
     started = time.perf_counter()
@@ -249,7 +275,19 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=20_000, help="one-per-request mode")
     parser.add_argument("--queries", type=int, default=2_000, help="synchronous queries")
     parser.add_argument("--postgres", help="PostgreSQL server URL for the nodes' databases")
+    parser.add_argument(
+        "--in-flight",
+        default="1,4",
+        help="requests the worker keeps in flight; several (comma-separated) are measured "
+        "one after another in the same run",
+    )
+    parser.add_argument(
+        "--rsa-sender", action="store_true", help="send as the TEST PKI's RSA 2048 agency"
+    )
     options = parser.parse_args()
+    if options.rsa_sender:
+        global MINISTRY
+        MINISTRY = RSA_MINISTRY
     if options.postgres:
         os.environ["DATABASE_URL"] = options.postgres
     else:
@@ -282,6 +320,7 @@ def main() -> None:
     print(f"two nodes on {database}; Python {sys.version.split()[0]}; {os.cpu_count()} cores")
     with NodeNetwork(pki, specs, root / "nodes", rights) as net:
         references(net, None, None)
+        idle_workers(net)
         if options.queries > 0:
             run_queries(net, options.queries)
         for label, count, batch in (
@@ -290,13 +329,15 @@ def main() -> None:
         ):
             if count <= 0:
                 continue
-            figures = run_mode(net, label, count, batch)
-            print(
-                f"{label:<8} {count:>7} envelopes: enqueue {figures['enqueue_rate']:7.0f}/s, "
-                f"delivered end to end {figures['rate']:7.0f}/s, "
-                f"claim-to-receipt p50 {figures['p50'] * 1000:7.1f} ms "
-                f"p99 {figures['p99'] * 1000:7.1f} ms"
-            )
+            for in_flight in [int(n) for n in options.in_flight.split(",")]:
+                figures = run_mode(net, f"{label}-{in_flight}", count, batch, in_flight)
+                print(
+                    f"{label:<8} {count:>7} envelopes, {in_flight} in flight: enqueue "
+                    f"{figures['enqueue_rate']:7.0f}/s, "
+                    f"delivered end to end {figures['rate']:7.0f}/s, "
+                    f"claim-to-receipt p50 {figures['p50'] * 1000:7.1f} ms "
+                    f"p99 {figures['p99'] * 1000:7.1f} ms"
+                )
 
 
 if __name__ == "__main__":

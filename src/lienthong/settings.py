@@ -164,6 +164,14 @@ else:
         f"LIENTHONG_CACHE_URL: expected redis://…, rediss://…, database or locmem://, "
         f"got {CACHE_URL!r}"
     )
+# The page chrome that is the same for every reader of one language and state
+# (the main menu, the language list, the footer: base.html's {% cache %}
+# fragments), kept in each process: nothing in it belongs to one user.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "lienthong-fragments",
+    "TIMEOUT": 3600,
+}
 
 # --- Authentication ---------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -270,6 +278,10 @@ EXCHANGE_BACKOFF_SECONDS = env_int("LIENTHONG_EXCHANGE_BACKOFF_SECONDS", 2)
 EXCHANGE_BACKOFF_CAP_SECONDS = env_int("LIENTHONG_EXCHANGE_BACKOFF_CAP_SECONDS", 3600)
 EXCHANGE_LEASE_SECONDS = env_int("LIENTHONG_EXCHANGE_LEASE_SECONDS", 120)
 EXCHANGE_HTTP_TIMEOUT = env_int("LIENTHONG_EXCHANGE_HTTP_TIMEOUT", 30)
+# The worker: requests in flight per round (distinct dossiers in parallel), and the
+# longest idle wait when nothing wakes it (exchange/wake.py).
+EXCHANGE_IN_FLIGHT = env_int("LIENTHONG_EXCHANGE_IN_FLIGHT", 4)
+EXCHANGE_WAKE_FALLBACK_SECONDS = env_int("LIENTHONG_EXCHANGE_WAKE_FALLBACK_SECONDS", 5)
 # How long a process keeps the directory facts every message consults (who is
 # hosted, rights, endpoints, keys: exchange/facts.py); 0 asks the database each time.
 EXCHANGE_FACTS_SECONDS = env_int("LIENTHONG_EXCHANGE_FACTS_SECONDS", 5)

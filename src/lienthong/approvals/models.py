@@ -2,8 +2,8 @@
 
 A paired phone holds a passkey of its own (not one of the account's sign-in
 passkeys, see ``PairedDevice``); an approval request is what the phone shows
-and the user approves with that passkey: a sign-in started on a computer, or
-a signature over named documents.
+and the user approves with that passkey: a sign-in started on a computer, a
+signature over named documents, or a sensitive action (step-up).
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ class PairedDevice(models.Model):
 class Kind(models.TextChoices):
     SIGN_IN = "sign_in", _("Sign-in")
     SIGNATURE = "signature", _("Signature")
+    # Confirming it is you before a sensitive action (identity's step-up).
+    STEP_UP = "step_up", _("Confirmation before a sensitive action")
 
 
 class State(models.TextChoices):

@@ -26,7 +26,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from webauthn import verify_authentication_response, verify_registration_response
@@ -53,6 +52,7 @@ from lienthong.identity.services import record_about_account
 
 SIGNATURE_SUMMARY_KEYS = ("dossier_code", "document_name", "sha256", "agency")
 SIGN_IN_SUMMARY_KEYS = ("ip", "browser", "time")
+STEP_UP_SUMMARY_KEYS = ("action", "ip", "browser", "time")
 MIN_TTL, MAX_TTL = 10, 600
 # The typed pairing code: no 0/O, 1/I/L, easy to read aloud.
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -148,15 +148,12 @@ def _id(request_id: Any) -> uuid.UUID | None:
         return None
 
 
-def _hit_limit(key: str, limit: int, window: int) -> bool:
-    """Count one more event in a fixed window; True when it is over ``limit``."""
-    cache.add(key, 0, timeout=window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        count = 1
-    return count > limit
+def _hit_limit(subject: str, limit: int, window: int) -> bool:
+    """Count one more event in a fixed window; True when it is over ``limit``.
+    The counter is lienthong.identity.throttle's (atomic, shared by every process)."""
+    counted = throttle.Limit("approvals-asked", limit + 1, limit + 1, window)
+    throttle.record_failure(subject=subject, address=None, limit=counted)
+    return throttle.is_locked(subject=subject, address=None, limit=counted)
 
 
 def has_paired_device(user: Any) -> bool:
@@ -180,7 +177,10 @@ def _meta(request_meta: Any) -> tuple[str | None, str]:
 
 
 def _clean_summary(kind: str, summary: Any) -> dict[str, str]:
-    keys = SIGNATURE_SUMMARY_KEYS if kind == Kind.SIGNATURE else SIGN_IN_SUMMARY_KEYS
+    keys = {
+        Kind.SIGNATURE: SIGNATURE_SUMMARY_KEYS,
+        Kind.STEP_UP: STEP_UP_SUMMARY_KEYS,
+    }.get(kind, SIGN_IN_SUMMARY_KEYS)
     if not isinstance(summary, dict) or set(summary) != set(keys):
         raise refused("approval_invalid", [{"field": "summary", "expected": list(keys)}])
     clean = {}
@@ -221,7 +221,7 @@ def request_approval(
 
     ``summary`` is exactly what the phone shows: for a signature the keys
     dossier_code, document_name, sha256 and agency; for a sign-in ip,
-    browser and time. ``hashes`` are the document hashes the approval is
+    browser and time; for a step-up the action, ip, browser and time. ``hashes`` are the document hashes the approval is
     for (as the caller writes them, compared exactly at ``consume``).
     ``request_meta`` is the asking HttpRequest, or a dict with ``ip`` and
     ``user_agent``. Refused with approval_no_device, approval_invalid or
@@ -242,7 +242,7 @@ def request_approval(
     # Both limits stop a stream of prompts meant to tire the user into
     # approving one ("push fatigue").
     if pending >= settings.APPROVALS_MAX_PENDING or _hit_limit(
-        f"lienthong:approvals:asked:{user.pk}",
+        f"user:{user.pk}",
         settings.APPROVALS_MAX_PER_WINDOW,
         settings.APPROVALS_RATE_WINDOW_SECONDS,
     ):
@@ -297,6 +297,28 @@ def request_sign_in(*, user: Any, request: Any, source: str = "web") -> Approval
     return request_approval(
         user=user,
         kind=Kind.SIGN_IN,
+        summary=summary,
+        ttl_seconds=settings.APPROVALS_SIGN_IN_SECONDS,
+        source=source,
+        request_meta=request,
+    )
+
+
+def request_step_up(
+    *, user: Any, request: Any, action: str, source: str = "web"
+) -> ApprovalRequest:
+    """A step-up approval (confirming it is the user before a sensitive action):
+    the phone shows the action, and the computer's address, browser and time."""
+    ip, agent = _meta(request)
+    summary = {
+        "action": (action or "?")[:300],
+        "ip": ip or "?",
+        "browser": describe_browser(agent),
+        "time": timezone.localtime().strftime("%d/%m/%Y %H:%M:%S"),
+    }
+    return request_approval(
+        user=user,
+        kind=Kind.STEP_UP,
         summary=summary,
         ttl_seconds=settings.APPROVALS_SIGN_IN_SECONDS,
         source=source,

@@ -33,4 +33,7 @@ urlpatterns = [
     # The computer, signing in: the second step answered on the phone.
     path("sign-in/", views.sign_in_start, name="sign-in-start"),
     path("sign-in/wait/", views.sign_in_wait, name="sign-in-wait"),
+    # The computer, signed in: confirming it is you before a sensitive action.
+    path("step-up/", views.step_up_start, name="step-up-start"),
+    path("step-up/wait/", views.step_up_wait, name="step-up-wait"),
 ]

@@ -1,5 +1,5 @@
 """Pages of /approvals/: the computer's side (pairing a phone, waiting for a sign-in
-approval) and the phone's app (its pending requests, approve, deny).
+or a step-up approval) and the phone's app (its pending requests, approve, deny).
 
 The phone is not signed in: it is known by the secret in its app cookie,
 set when it was paired, and it proves its passkey for every approval. The
@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -19,7 +20,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -38,6 +39,7 @@ DEVICE_COOKIE = "lienthong_phone"
 PAIRING = "approvals_pairing"
 NONCE = "approvals_nonce"
 SIGN_IN = "approvals_sign_in"
+STEP_UP = "approvals_step_up"
 
 
 def _qr_svg(text: str) -> str:
@@ -452,4 +454,87 @@ def sign_in_wait(request):
         request,
         "approvals/sign_in_wait.html",
         {"approval": approval, "poll": settings.APPROVALS_POLL_SECONDS},
+    )
+
+
+# --- The computer, signed in: confirming it is you (step-up) on the phone ----------------
+
+# What the phone calls the action waiting for the step-up, by the page it returns to.
+_ACTIONS = {
+    "identity:security": _lazy("Change how you sign in"),
+    "identity:password-change": _lazy("Change your password"),
+    "identity:totp-enrol": _lazy("Set up an authenticator app"),
+    "identity:sms-enable": _lazy("Turn on SMS codes"),
+    "identity:passkey-add": _lazy("Add a passkey"),
+    "approvals:pair-start": _lazy("Pair a phone"),
+    "signing:index": _lazy("Manage your signing keys"),
+}
+
+
+def describe_action(path: str) -> str:
+    """The action a step-up is for, as the phone shows it: its name and the page."""
+    try:
+        name = resolve(path.split("?", 1)[0]).view_name
+    except Resolver404:
+        name = ""
+    label = _ACTIONS.get(name) or _lazy("A sensitive action on your account")
+    return f"{label} ({path})"[:300]
+
+
+def _step_up_page(next_url: str) -> str:
+    return f"{reverse('identity:step-up')}?{urlencode({'next': next_url})}"
+
+
+@login_required
+@require_POST
+def step_up_start(request):
+    """From the step-up page: ask the user's phone to confirm the action."""
+    next_url = identity_views._safe_next(request, request.POST.get("next"))
+    try:
+        approval = services.request_step_up(
+            user=request.user, request=request, action=describe_action(next_url), source=SOURCE
+        )
+    except services.ApprovalRefused as exc:
+        messages.error(request, exc.body()["message"])
+        return redirect(_step_up_page(next_url))
+    request.session[STEP_UP] = {"id": str(approval.pk), "next": next_url}
+    return redirect("approvals:step-up-wait")
+
+
+_STEP_UP_REFUSALS = {
+    "approval_denied": _lazy("The confirmation was denied on your phone."),
+    "approval_expired": _lazy("The request to your phone has expired. Please choose again."),
+}
+
+
+@login_required
+def step_up_wait(request):
+    """The computer waits here while the phone answers (htmx, or the link); once
+    approved, the session counts as freshly verified and the action goes on."""
+    held = request.session.get(STEP_UP)
+    if not held:
+        target = reverse("identity:security")
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    approval = selectors.request_of(request.user, held["id"], Kind.STEP_UP)
+    if approval is None or not (approval.state == State.PENDING and not approval.overdue()):
+        request.session.pop(STEP_UP, None)
+        try:
+            services.consume(
+                request_id=held["id"], user=request.user, kind=Kind.STEP_UP, source=SOURCE
+            )
+        except services.ApprovalRefused as exc:
+            messages.error(request, str(_STEP_UP_REFUSALS.get(exc.code) or exc.body()["message"]))
+            target = _step_up_page(held["next"])
+        else:
+            sessions.mark_verified(request)
+            target = held["next"]
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    return render(
+        request,
+        "approvals/step_up_wait.html",
+        {
+            "approval": approval,
+            "poll": settings.APPROVALS_POLL_SECONDS,
+            "other_way": _step_up_page(held["next"]),
+        },
     )

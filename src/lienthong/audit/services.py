@@ -13,6 +13,9 @@ from django.forms.models import model_to_dict
 from lienthong.audit import context
 from lienthong.audit.models import AuditRecord
 
+ACTION_MAX_LENGTH = AuditRecord._meta.get_field("action").max_length
+SOURCE_MAX_LENGTH = AuditRecord._meta.get_field("source").max_length
+
 
 def actor_label(actor: Any) -> str:
     """A readable name for whoever acted: a user, or a system process named as a string."""
@@ -52,6 +55,9 @@ def record(
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit.record() must be called inside the change's transaction")
+    if len(action) > ACTION_MAX_LENGTH or len(source) > SOURCE_MAX_LENGTH:
+        # SQLite would store it; PostgreSQL refuses it mid-transaction.
+        raise ValueError(f"audit action {action!r} or source {source!r} is too long")
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)

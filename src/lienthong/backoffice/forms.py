@@ -37,17 +37,54 @@ class ReasonForm(forms.Form):
 
 
 class ApproveForm(ActionForm):
-    """The leader's approval, with the result document if there is one."""
+    """The leader's approval, with the result document if there is one, and how it
+    is signed: the agency's seal, or the leader's own signature approved on their
+    phone or with a one-time code."""
+
+    SEAL, PHONE, CODE = "seal", "phone", "code"
 
     result = forms.FileField(
         label=_("Result document (PDF, optional)"),
         required=False,
         help_text=_(
-            "Signed with the agency's key on approval. Empty: the specialist's draft result "
-            "is signed, if there is one."
+            "Signed on approval. Empty: the specialist's draft result is signed, if there is one."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
     )
+    signature = forms.ChoiceField(
+        label=_("Sign with"),
+        choices=[
+            (SEAL, _("The agency's seal")),
+            (PHONE, _("My signature, approved on my phone")),
+            (CODE, _("My signature, with a one-time code")),
+        ],
+        required=False,
+        initial=SEAL,
+        widget=forms.RadioSelect,
+    )
+    otp = forms.CharField(
+        label=_("One-time code (for my signature with a code)"),
+        required=False,
+        max_length=10,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}
+        ),
+    )
+    otp_method = forms.ChoiceField(
+        label=_("The code comes from"),
+        choices=[("totp", _("My authenticator app")), ("sms", _("An SMS"))],
+        required=False,
+        initial="totp",
+    )
+
+    def clean_signature(self) -> str:
+        return self.cleaned_data.get("signature") or self.SEAL
+
+    def clean(self):
+        data = super().clean()
+        if data.get("signature") == self.CODE and not (data.get("otp") or "").strip():
+            self.add_error("otp", _("Enter the code of your authenticator app or of the SMS."))
+        return data
 
 
 class ProcessForm(ActionForm):

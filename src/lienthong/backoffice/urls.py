@@ -11,5 +11,25 @@ urlpatterns = [
     path("<str:agency>/intake/<str:procedure_code>/", views.intake_form, name="intake-form"),
     path("<str:agency>/dossiers/<str:code>/", views.dossier_detail, name="detail"),
     path("<str:agency>/dossiers/<str:code>/receipt/", views.receipt, name="receipt"),
+    path(
+        "<str:agency>/dossiers/<str:code>/files/<int:attachment_id>/",
+        views.attachment,
+        name="attachment",
+    ),
+    path(
+        "<str:agency>/dossiers/<str:code>/signature/sms/",
+        views.signature_sms,
+        name="signature-sms",
+    ),
+    path(
+        "<str:agency>/dossiers/<str:code>/signature/<str:reference>/",
+        views.signature_wait,
+        name="signature",
+    ),
+    path(
+        "<str:agency>/dossiers/<str:code>/signature/<str:reference>/finish/",
+        views.signature_finish,
+        name="signature-finish",
+    ),
     path("<str:agency>/dossiers/<str:code>/<slug:action>/", views.act, name="act"),
 ]

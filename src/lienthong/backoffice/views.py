@@ -8,23 +8,32 @@ agency neither received nor holds, are answered with 404, as absent ones.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms as django_forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
+from lienthong.approvals import selectors as approvals
+from lienthong.approvals.models import Kind, State
+from lienthong.audit import services as audit
+from lienthong.audit.middleware import client_address
 from lienthong.backoffice import selectors
 from lienthong.backoffice.forms import (
     ActionForm,
@@ -37,6 +46,7 @@ from lienthong.backoffice.forms import (
 )
 from lienthong.catalog import selectors as catalog
 from lienthong.directory.models import Agency
+from lienthong.dossiers import attachments as dossier_files
 from lienthong.dossiers import results, services, workflow
 from lienthong.dossiers import selectors as dossiers
 from lienthong.dossiers.errors import AttachmentRefused, DossierConflict, ResultRefused
@@ -44,6 +54,9 @@ from lienthong.dossiers.forms import DossierForm
 from lienthong.dossiers.models import Dossier, Status
 from lienthong.identity.models import Role
 from lienthong.identity.permissions import has_role, require_role
+from lienthong.signing import selectors as signing
+from lienthong.signing import services as signing_services
+from lienthong.signing.errors import SigningRefused
 
 PAGE_SIZE = 20
 OFFICER_ROLES = selectors.OFFICER_ROLES
@@ -167,6 +180,7 @@ ACTIONS = {
                 expected_version=data["version"],
                 result=data["result"],
                 note=data["note"],
+                signer=_signer(data),
             ),
         ),
         Action(
@@ -221,9 +235,10 @@ def queue(request: HttpRequest, agency: Agency) -> HttpResponse:
     chosen = request.GET.get("queue", "open")
     if chosen not in dict(QUEUES):
         chosen = "open"
-    page = Paginator(dossiers.officer_queue(request.user, agency, chosen), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    listed = dossiers.listed(dossiers.officer_queue(request.user, agency, chosen))
+    page = Paginator(listed, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The page's own check (require_role) answers the menu's question too.
+    request.user._backoffice_is_officer = True
     return render(
         request,
         "backoffice/queue.html",
@@ -270,6 +285,10 @@ def _detail(
     context = {
         "agency": agency,
         "dossier": dossier,
+        # The leader's own signature: offered on the approve form, or told why not.
+        "personal": (
+            _personal(request.user) if any(a["action"].slug == "approve" for a in actions) else None
+        ),
         "declaration": selectors.declaration(dossier),
         "attachments": selectors.attachments(dossier),
         "supplement": selectors.open_supplement_request(dossier),
@@ -278,6 +297,8 @@ def _detail(
         "error": error,
         "result": results.current(dossier),
         "receipt": receipt_available(),
+        # Routed to another node's agency: shown here read-only (nobody here may act).
+        "held_elsewhere": workflow.held_elsewhere(dossier),
     }
     return render(request, "backoffice/detail.html", context, status=status)
 
@@ -295,6 +316,50 @@ def dossier_detail(request: HttpRequest, agency: Agency, code: str) -> HttpRespo
 
 
 @require_role(OFFICER_ROLES)
+@require_GET
+def attachment(request: HttpRequest, agency: Agency, code: str, attachment_id: int) -> HttpResponse:
+    """One file of the dossier, for the officers who may open the dossier (as its page):
+    a file of another dossier, or one whose stored copy is gone or of another size,
+    is 404. Streamed as stored, never shown inline; each opening is audited."""
+    dossier = _dossier(request, agency, code)
+    found = selectors.attachments(dossier).filter(pk=attachment_id).first()
+    if found is None:
+        raise Http404
+    try:
+        handle = dossier_files.open_blob(found.path)
+    except OSError as exc:
+        raise Http404 from exc
+    try:
+        if os.fstat(handle.fileno()).st_size != found.size:
+            raise Http404
+        # Reading changes nothing, but who opened a citizen's papers is on record.
+        with transaction.atomic():
+            audit.record(
+                actor=request.user,
+                action="attachment_opened",
+                obj=dossier,
+                changes={
+                    "attachment": found.pk,
+                    "sha256": found.sha256,
+                    "name": found.original_name,
+                    "agency": agency.identifier,
+                },
+                source="backoffice",
+            )
+    except BaseException:
+        handle.close()
+        raise
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=found.original_name,  # quoted and encoded by Django, never raw
+        content_type=found.media_type or "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_role(OFFICER_ROLES)
 @require_POST
 def act(request: HttpRequest, agency: Agency, code: str, action: str) -> HttpResponse:
     dossier = _dossier(request, agency, code)
@@ -304,6 +369,14 @@ def act(request: HttpRequest, agency: Agency, code: str, action: str) -> HttpRes
     form = chosen.form(request.POST, request.FILES, prefix=chosen.slug)
     if not form.is_valid():
         return _detail(request, agency, dossier, status=400, bound=(chosen.slug, form))
+    if chosen.slug == "approve":
+        why_not = _why_not_personal(request.user, form.cleaned_data["signature"])
+        if why_not:
+            form.add_error("signature", why_not)
+            return _detail(request, agency, dossier, status=400, bound=(chosen.slug, form))
+        if form.cleaned_data["signature"] == ApproveForm.PHONE:
+            return _ask_phone(request, agency, dossier, form)
+        form.cleaned_data["address"] = client_address(request)
     try:
         chosen.perform(request.user, dossier, form.cleaned_data)
     except DossierConflict as exc:
@@ -316,18 +389,184 @@ def act(request: HttpRequest, agency: Agency, code: str, action: str) -> HttpRes
         return _detail(request, agency, dossier, status=400, bound=(chosen.slug, form))
     except ResultRefused as exc:
         # The node cannot sign (no agency key, the time-stamping authority
-        # unreachable): nothing was written; the leader is told why.
+        # unreachable), or the leader's own signature was refused (a wrong
+        # code): nothing was written; the leader is told why.
         dossier.refresh_from_db()
-        detail = exc.details.get("detail_en" if _english() else "detail_vi", "")
-        return _detail(
-            request, agency, dossier, status=503, error=f"{exc.message} {detail}".strip()
-        )
+        return _detail(request, agency, dossier, status=_status(exc), error=_refusal(exc))
     messages.success(request, chosen.done)
     return redirect("backoffice:detail", agency=agency.identifier, code=dossier.code)
 
 
 def _english() -> bool:
     return (translation.get_language() or "vi").startswith("en")
+
+
+# --- Approving with the leader's own signature ------------------------------------------
+
+
+def _signer(data: dict) -> results.ResultSigner | None:
+    """The signer the approve form chose: None (the agency's seal) or the leader's own
+    signature with the one-time code typed (the phone path goes through ``_ask_phone``)."""
+    if data.get("signature") != ApproveForm.CODE:
+        return None
+    return results.PersonalSignature(
+        otp=data["otp"].strip(),
+        otp_method=data.get("otp_method") or None,
+        address=data.get("address"),
+    )
+
+
+def _personal(user: Any) -> dict:
+    """What the approve form tells the leader about their own signature."""
+    return {
+        "credential": results.personal_credential(user),
+        "paired": approvals.devices_of(user).exists(),
+    }
+
+
+def _why_not_personal(user: Any, choice: str) -> str:
+    if choice == ApproveForm.SEAL:
+        return ""
+    personal = _personal(user)
+    if personal["credential"] is None:
+        return gettext(
+            "You have no personal signing key with a valid certificate: see Account → Signing keys."
+        )
+    if choice == ApproveForm.PHONE and not personal["paired"]:
+        return gettext(
+            "No phone is paired with your account: pair one, or sign with a one-time code."
+        )
+    return ""
+
+
+def _status(exc: ResultRefused) -> int:
+    """400 when the leader's own signature was refused for what they did, else 503."""
+    return 400 if exc.details.get("reason") in results.LEADER_REFUSALS else 503
+
+
+def _refusal(exc: ResultRefused) -> str:
+    detail = exc.details.get("detail_en" if _english() else "detail_vi", "")
+    return f"{exc.message} {detail}".strip()
+
+
+def _ask_phone(
+    request: HttpRequest, agency: Agency, dossier: Dossier, form: ApproveForm
+) -> HttpResponse:
+    """First half of the phone path: the signature is prepared and the phone asked;
+    the leader waits on the signature page."""
+    data = form.cleaned_data
+    upload = data["result"]
+    try:
+        pdf = None
+        if upload is not None:
+            if upload.size > settings.DOSSIERS_MAX_ATTACHMENT_BYTES:
+                raise AttachmentRefused("too_large", limit=settings.DOSSIERS_MAX_ATTACHMENT_BYTES)
+            pdf = b"".join(upload.chunks())
+        pending = results.request_personal_signature(
+            actor=request.user,
+            dossier=dossier,
+            expected_version=data["version"],
+            pdf=pdf,
+            name=getattr(upload, "name", "") or "ket-qua.pdf",
+            note=data["note"],
+            request_meta=request,
+        )
+    except DossierConflict as exc:
+        dossier.refresh_from_db()
+        return _detail(request, agency, dossier, status=409, error=exc.message)
+    except AttachmentRefused as exc:
+        form.add_error("result", exc.message)
+        return _detail(request, agency, dossier, status=400, bound=("approve", form))
+    except ResultRefused as exc:
+        dossier.refresh_from_db()
+        return _detail(request, agency, dossier, status=_status(exc), error=_refusal(exc))
+    return redirect(
+        "backoffice:signature",
+        agency=agency.identifier,
+        code=dossier.code,
+        reference=pending.reference,
+    )
+
+
+def _pending(request: HttpRequest, dossier: Dossier, reference: str):
+    """The signed-in leader's pending signature of this dossier's result, else 404."""
+    pending = signing.pending_for(request.user, reference)
+    if pending is None or pending.purpose != results.personal_purpose(dossier):
+        raise Http404
+    return pending
+
+
+def _approval(request: HttpRequest, pending):
+    return approvals.request_of(request.user, pending.context.get("approval_id"), Kind.SIGNATURE)
+
+
+def _answered(approval) -> bool:
+    return approval is None or approval.state != State.PENDING or approval.overdue()
+
+
+@require_role(Role.LEADER)
+@require_GET
+def signature_wait(request: HttpRequest, agency: Agency, code: str, reference: str) -> HttpResponse:
+    """The leader waits here while the phone answers: htmx asks again every few
+    seconds and, once it answered, finishes by itself; without JavaScript the
+    leader presses "I have approved: continue"."""
+    dossier = _dossier(request, agency, code)
+    pending = _pending(request, dossier, reference)
+    if pending.consumed_at is not None:
+        # Finished already (in this tab or another): the dossier says how it went.
+        target = reverse("backoffice:detail", kwargs={"agency": agency.identifier, "code": code})
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    approval = _approval(request, pending)
+    return render(
+        request,
+        "backoffice/signature_wait.html",
+        {
+            "agency": agency,
+            "dossier": dossier,
+            "pending": pending,
+            "approval": approval,
+            "answered": _answered(approval),
+            "poll": settings.APPROVALS_POLL_SECONDS,
+        },
+    )
+
+
+@require_role(Role.LEADER)
+@require_POST
+def signature_finish(
+    request: HttpRequest, agency: Agency, code: str, reference: str
+) -> HttpResponse:
+    """Second half: once the phone approved, the signature is finished and the dossier
+    approved as with the seal; a denial, an expiry or a conflict leaves it unchanged."""
+    dossier = _dossier(request, agency, code)
+    pending = _pending(request, dossier, reference)
+    wait = reverse(
+        "backoffice:signature", kwargs={"agency": agency.identifier, "code": code,
+                                        "reference": reference}
+    )  # fmt: skip
+    if pending.consumed_at is None and not _answered(_approval(request, pending)):
+        messages.info(
+            request, gettext("Your phone has not answered yet. Approve the request on it first.")
+        )
+        return HttpResponseClientRedirect(wait) if request.htmx else redirect(wait)
+    status, error = 200, ""
+    try:
+        results.finish_personal_signature(actor=request.user, dossier=dossier, pending=pending)
+    except DossierConflict as exc:
+        status, error = 409, exc.message
+    except AttachmentRefused as exc:
+        status, error = 400, exc.message
+    except ResultRefused as exc:
+        status, error = _status(exc), _refusal(exc)
+    target = reverse("backoffice:detail", kwargs={"agency": agency.identifier, "code": code})
+    if error:
+        if request.htmx:
+            messages.error(request, error)
+            return HttpResponseClientRedirect(target)
+        dossier.refresh_from_db()
+        return _detail(request, agency, dossier, status=status, error=error)
+    messages.success(request, ACTIONS["approve"].done)
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
 
 
 # --- Counter intake (channel 1) ------------------------------------------------------------
@@ -422,3 +661,23 @@ def receipt(request: HttpRequest, agency: Agency, code: str) -> HttpResponse:
     response = HttpResponse(receipt_pdf(dossier), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="bien-nhan-{dossier.code}.pdf"'
     return response
+
+
+@require_role(Role.LEADER)
+@require_POST
+def signature_sms(request: HttpRequest, agency: Agency, code: str) -> HttpResponse:
+    """An SMS code for the leader's own signature (the approve form's SMS choice)."""
+    dossier = _dossier(request, agency, code)
+    credential = results.personal_credential(request.user)
+    if credential is None:
+        messages.error(request, _why_not_personal(request.user, ApproveForm.CODE))
+    else:
+        try:
+            signing_services.send_otp(
+                user=request.user, credential_id=credential.credential_id, source="web"
+            )
+        except SigningRefused as exc:
+            messages.error(request, exc.message_en if _english() else exc.message_vi)
+        else:
+            messages.success(request, gettext("An SMS code was sent to your phone."))
+    return redirect("backoffice:detail", agency=agency.identifier, code=dossier.code)

@@ -23,7 +23,8 @@ Which agency is where (the two Decree 63/2024 groups need the three sectors):
 The catalogue names no agency for the police and social-security steps (the
 directory does not list commune police or social-security offices), so the
 demo links those procedures to the ministries above, and the first steps to
-the portal's agency, which receives them online and routes them.
+the portal's agency, which receives them online, and to the civil-status
+authorities the portal routes them to.
 """
 
 from __future__ import annotations
@@ -57,8 +58,11 @@ CITIZEN_PHONE = "0912345678"
 
 # Procedures of the two groups and the agencies the demo links them to.
 LINKS = {
-    "1.001193": [PORTAL],  # birth registration: received online by the portal
-    "1.000656": [PORTAL],  # death registration
+    # Birth and death registration: received online by the portal, which routes them
+    # to the civil-status authority the citizen chose (Phường Hoàn Kiếm registers
+    # births itself in the birth-ward scenario).
+    "1.001193": [PORTAL, JUSTICE, HANOI_WARDS[0]],
+    "1.000656": [PORTAL, JUSTICE],
     "LT.000004": [POLICE],  # permanent-residence registration
     "LT.000006": [POLICE],  # removal of permanent residence
     "LT.000007": [SOCIAL],  # health-insurance card for a child under 6
@@ -250,6 +254,9 @@ def network(
         template=True,
         reuse=not os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql")),
         worker_idle=worker_idle,
+        # The citizen's notices (email and SMS stand-ins) in each node's data folder too:
+        # <node>/dossiers/notifications.jsonl.
+        env={"LIENTHONG_DOSSIERS_NOTIFY_BACKENDS": "console,file"},
     )
 
 

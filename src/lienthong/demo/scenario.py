@@ -10,13 +10,16 @@ in that node's own Django, as its own officers (``Node.python``) — and watches
 the nodes' databases for what arrives. Everything between nodes travels as
 signed exchange envelopes through the nodes' own server and worker processes:
 
-1. on the central node the citizen submits online; the portal routes the dossier
-   to the justice node (``dossier.handoff``, step 1);
+1. on the central node the citizen submits online, with her documents, for the
+   justice ministry; the portal routes the dossier there in the same transaction
+   (``dossier.handoff``, step 1, her files as the envelope's attachments);
 2. on each step's node the one-stop officer accepts, the specialist processes,
    the leader approves with a signed PDF result; every status goes back to the
-   portal (``dossier.status``), and the approval hands the dossier to the next
-   step's node (``dossier.handoff``);
-3. the citizen's view on the central node shows every step done.
+   portal (``dossier.status``; the last one, done, as ``dossier.result`` with the
+   signed PDF), and the approval hands the dossier, its files and the signed
+   results so far, to the next step's node (``dossier.handoff``);
+3. the citizen's view on the central node shows every step done, each with its
+   signed result.
 
 The functions ``submit_on_portal``, ``act_on_step`` and ``citizen_view`` run
 inside a node.
@@ -163,11 +166,16 @@ def form_data(name: str, today: dt.date) -> dict[str, Any]:
     }
 
 
-def _envelopes_since(mark: int) -> list[dict[str, str]]:
+def _envelopes_since(mark: int) -> list[dict[str, Any]]:
     from lienthong.exchange.models import OutboundMessage
 
     return [
-        {"type": m.type, "id": m.envelope_id, "to": m.recipient}
+        {
+            "type": m.type,
+            "id": m.envelope_id,
+            "to": m.recipient,
+            "files": len(m.attachment_digests.split()),
+        }
         for m in OutboundMessage.objects.filter(pk__gt=mark).order_by("pk")
     ]
 
@@ -185,7 +193,9 @@ def _hop(node: str, dossier, action: str, envelopes: list[dict[str, str]]) -> di
     return {
         "at": timezone.localtime().isoformat(timespec="seconds"),
         "node": node,
-        "agency": dossier.current_agency.identifier,
+        # The agency whose dossier this is on that node: the one that received it (on
+        # the portal's node, a routed dossier is held by the first step's agency).
+        "agency": dossier.receiving_agency.identifier,
         "action": action,
         "status": int(dossier.status),
         "code": dossier.code,
@@ -197,13 +207,12 @@ def _hop(node: str, dossier, action: str, envelopes: list[dict[str, str]]) -> di
 def submit_on_portal(name: str) -> dict[str, Any]:
     """The citizen submits scenario ``name``'s dossier on the portal, which routes it."""
     from django.contrib.auth import get_user_model
-    from django.db import transaction
     from django.utils import timezone
 
     from lienthong.catalog.models import InterconnectedProcedure
     from lienthong.directory.models import Agency
-    from lienthong.dossiers import interconnection, services
     from lienthong.dossiers.intake import always_required
+    from lienthong.portal import services as portal
 
     scenario = SCENARIOS[name]
     citizen = get_user_model().objects.get(username=plan.CITIZEN_ID)
@@ -218,25 +227,30 @@ def submit_on_portal(name: str) -> dict[str, Any]:
         ]
         for document in always_required(procedure)
     }
+    optional = procedure.documents.first()
+    if not documents and optional is not None:  # none required: she attaches one anyway
+        documents = {optional.pk: [_upload(_pdf(optional.name, [plan.CITIZEN_NAME]), "giay.pdf")]}
+    first = Agency.objects.get(identifier=scenario.agencies[0])
     mark = _mark()
-    dossier = services.submit(
+    # The portal (this node) receives the dossier and, the first step's agency
+    # being on another node, routes it there in the same transaction.
+    dossier = portal.submit(
         actor=citizen,
         procedure=procedure,
-        agency=Agency.objects.get(identifier=plan.PORTAL),
+        agency=first,
         form_data=form_data(name, timezone.localdate()),
         documents=documents,
         interconnected=group,
     )
-    hops = [_hop("central", dossier, "submitted online by the citizen", _envelopes_since(mark))]
-    mark = _mark()
-    with transaction.atomic():
-        interconnection.route(
-            actor=citizen,
-            dossier=dossier,
-            agency=Agency.objects.get(identifier=scenario.agencies[0]),
-        )
-    hops.append(_hop("central", dossier, "routed by the portal (step 1)", _envelopes_since(mark)))
-    return {"code": dossier.code, "hops": hops}
+    files = dossier.attachments.count()
+    hop = _hop(
+        "central",
+        dossier,
+        f"submitted online by the citizen with {files} file(s); "
+        f"routed by the portal to {first.identifier} (step 1)",
+        _envelopes_since(mark),
+    )
+    return {"code": dossier.code, "hops": [hop]}
 
 
 def _signed_result(*, leader, dossier, pki_dir: str) -> io.BytesIO:
@@ -301,7 +315,8 @@ def citizen_view(code: str) -> dict[str, Any]:
     the last status it reported."""
     from django.contrib.auth import get_user_model
 
-    from lienthong.dossiers import selectors
+    from lienthong.dossiers import interconnection, selectors
+    from lienthong.portal import selectors as portal
 
     citizen = get_user_model().objects.get(username=plan.CITIZEN_ID)
     dossier = selectors.my_dossiers(citizen).get(code=code)
@@ -311,16 +326,23 @@ def citizen_view(code: str) -> dict[str, Any]:
             "procedure": s.procedure.name,
             "agency": "",
             "status": 0,
+            "result": None,
         }
         for s in dossier.interconnected.steps.select_related("procedure")
     }
     for event in selectors.timeline(dossier).filter(action="step_status"):
         if event.step in steps:
             steps[event.step].update(agency=event.agency.identifier, status=event.status_to)
+    for position, result in interconnection.step_results(dossier).items():
+        if position in steps:
+            steps[position]["result"] = {"name": result.original_name, "sha256": result.sha256}
     return {
         "code": dossier.code,
         "group": dossier.interconnected.name,
         "status": int(dossier.status),
+        # What her pages show: the status the agency holding it last reported, and that agency.
+        "shown_status": portal.shown_status(dossier),
+        "holder": dossier.current_agency.identifier,
         "steps": [steps[p] for p in sorted(steps)],
     }
 
@@ -364,7 +386,14 @@ def _say_hop(say, hop: dict[str, Any]) -> None:
     say(f"{hop['at'][11:19]}  {hop['node']:<8} {hop['agency']:<14} {status:<14} {hop['code']}")
     say(f"          {hop['action']}")
     for envelope in hop["envelopes"]:
-        say(f"          ↳ {envelope['type']} {envelope['id']} → {envelope['to']}")
+        files = envelope.get("files", 0)
+        if envelope["type"] == "dossier.result":
+            carried = " (the signed result returned)"
+        elif files:
+            carried = f" ({files} file(s) carried)"
+        else:
+            carried = ""
+        say(f"          ↳ {envelope['type']} {envelope['id']} → {envelope['to']}{carried}")
 
 
 def run(
@@ -422,6 +451,10 @@ def run(
     for step in view["steps"]:
         status = STATUS_LABELS.get(step["status"], "not reported")
         say(f"  step {step['position']}: {step['procedure']} — {step['agency']}: {status}")
+        if step["result"]:
+            say(
+                f"          signed result {step['result']['name']} ({step['result']['sha256'][:16]}…)"
+            )
     say(
         f"  on the web: {net['central'].url}/dossiers/{origin}/ "
         f"(while the demo runs; sign in as {plan.CITIZEN_ID})"
@@ -429,5 +462,11 @@ def run(
     unfinished = [s["position"] for s in view["steps"] if s["status"] != 9]
     if unfinished:
         raise ScenarioFailed(f"the portal does not show step(s) {unfinished} done")
-    say(f"Done in {time.monotonic() - started:.1f} s: {len(hops)} hops, every step done.")
+    missing = [s["position"] for s in view["steps"] if not s["result"]]
+    if missing:
+        raise ScenarioFailed(f"the portal holds no signed result of step(s) {missing}")
+    say(
+        f"Done in {time.monotonic() - started:.1f} s: {len(hops)} hops, every step done, "
+        "every signed result back on the portal."
+    )
     return {"code": origin, "hops": hops, "view": view}

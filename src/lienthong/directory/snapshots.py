@@ -64,8 +64,21 @@ def content(*, serial: int, now: dt.datetime) -> dict[str, Any]:
     """What the directory says now, as a snapshot body."""
     from lienthong.exchange.models import AccessRight
 
-    agencies = Agency.objects.select_related("parent", "unit", "node").order_by("identifier")
-    rights = AccessRight.objects.select_related("provider", "consumer").order_by("pk")
+    # Plain rows, not model instances: a national directory has thousands of agencies.
+    agencies = Agency.objects.order_by("identifier").values_list(
+        "identifier",
+        "name",
+        "kind",
+        "parent__identifier",
+        "unit__code",
+        "node__identifier",
+        "reference_key",
+        "identifier_generated",
+        "is_active",
+    )
+    rights = AccessRight.objects.order_by("pk").values_list(
+        "provider__identifier", "message_type", "consumer__identifier", "is_enabled"
+    )
     return {
         "type": SNAPSHOT_TYPE,
         "serial": serial,
@@ -86,26 +99,36 @@ def content(*, serial: int, now: dt.datetime) -> dict[str, Any]:
         ],
         "agencies": [
             {
-                "identifier": a.identifier,
-                "name": a.name,
-                "kind": a.kind,
-                "parent": a.parent.identifier if a.parent_id else None,
-                "unit": a.unit.code if a.unit_id else None,
-                "node": a.node.identifier if a.node_id else None,
-                "reference_key": a.reference_key,
-                "identifier_generated": a.identifier_generated,
-                "is_active": a.is_active,
+                "identifier": identifier,
+                "name": name,
+                "kind": kind,
+                "parent": parent,
+                "unit": unit,
+                "node": node,
+                "reference_key": reference_key,
+                "identifier_generated": generated,
+                "is_active": is_active,
             }
-            for a in agencies
+            for (
+                identifier,
+                name,
+                kind,
+                parent,
+                unit,
+                node,
+                reference_key,
+                generated,
+                is_active,
+            ) in agencies
         ],
         "access_rights": [
             {
-                "provider": r.provider.identifier,
-                "message_type": r.message_type,
-                "consumer": r.consumer.identifier if r.consumer_id else None,
-                "is_enabled": r.is_enabled,
+                "provider": provider,
+                "message_type": message_type,
+                "consumer": consumer,
+                "is_enabled": is_enabled,
             }
-            for r in rights
+            for provider, message_type, consumer, is_enabled in rights
         ],
     }
 
@@ -272,13 +295,16 @@ def apply(*, actor: Any, token: str) -> Applied:
             agencies = {a.identifier: a for a in Agency.objects.all()}
             parents: list[tuple[str, str | None]] = []
             for spec in body["agencies"]:
+                unit = units.get(spec["unit"]) if spec["unit"] else None
+                node = nodes.get(spec["node"]) if spec["node"] else None
+                # Compared by key: reading ``agency.unit`` would cost a query per agency.
                 fields = {
                     "name": spec["name"],
                     "kind": spec["kind"],
                     "is_active": spec["is_active"],
                     "identifier_generated": spec["identifier_generated"],
-                    "unit": units.get(spec["unit"]) if spec["unit"] else None,
-                    "node": nodes.get(spec["node"]) if spec["node"] else None,
+                    "unit_id": unit.pk if unit else None,
+                    "node_id": node.pk if node else None,
                 }
                 agency = agencies.get(spec["identifier"])
                 if agency is None:

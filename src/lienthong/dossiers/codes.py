@@ -24,10 +24,17 @@ def allocate_code(*, agency: Agency, at: dt.datetime) -> str:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("allocate_code() must run inside the submission's transaction")
     day = at.astimezone(VIETNAM).date()
-    # get_or_create is safe under a race: the loser of the INSERT gets the
-    # unique-constraint error inside a savepoint and reads the winner's row.
-    DossierCounter.objects.get_or_create(agency=agency, day=day)
-    counter = DossierCounter.objects.select_for_update().get(agency=agency, day=day)
-    counter.last += 1
-    counter.save(update_fields=["last"])
-    return format_code(agency.identifier, day, counter.last)
+    # One statement: the day's first submission makes the row, every later one
+    # adds one to it; the row stays locked (written) until the transaction ends.
+    # Under a race the loser of the INSERT waits for the winner's row and
+    # updates it (ON CONFLICT), on PostgreSQL and SQLite (3.35+) alike.
+    table = DossierCounter._meta.db_table
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (agency_id, day, last) VALUES (%s, %s, 1)"  # noqa: S608
+            f" ON CONFLICT (agency_id, day) DO UPDATE SET last = {table}.last + 1"
+            " RETURNING last",
+            [agency.pk, day],
+        )
+        (number,) = cursor.fetchone()
+    return format_code(agency.identifier, day, number)

@@ -21,6 +21,9 @@ MESSAGES = {
     "use_answer_supplement": _("A supplement request is answered with the missing documents."),
     "documents_missing": _("A required document is missing."),
     "no_next_agency": _("No agency of the directory can take the next step of this dossier."),
+    "attachment_unavailable": _(
+        "A file of the dossier is missing or damaged on this node: it cannot be handed on."
+    ),
     # Results (results.py)
     "no_signing_key": _(
         "This node holds no usable signing key of the agency: the result cannot be signed, "

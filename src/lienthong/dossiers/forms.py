@@ -8,13 +8,18 @@ errors the citizen or the officer reads are the catalogue's own.
 
 from __future__ import annotations
 
+import functools
+import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, QuerySet
+from django.db.models import QuerySet
+from django.db.models.signals import post_delete, post_save
+from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -29,7 +34,10 @@ from lienthong.dossiers.intake import (
 )
 
 STREET = "__street"
+PROVINCE = "__province"
 COMMUNE = "__commune"
+# The button that asks for the communes of the chosen province (without JavaScript).
+PICK = "__pick"
 # Keys of the seeded applicant block, filled in from the account (or the counter's record).
 APPLICANT_KEYS = {
     "applicant_name": "name",
@@ -83,26 +91,92 @@ def communes() -> QuerySet[AdministrativeUnit]:
     )
 
 
-# The choices of an address's commune, built once per process and language:
-# 3,321 communes cost a quarter of a second to read and name, on every form.
-# Kept while the units' count and newest row are the same, and five minutes at most.
-_COMMUNE_CHOICES: dict[str, tuple[tuple[int, int | None], float, list]] = {}
-_COMMUNE_CHOICES_SECONDS = 300
+# The communes of an address, read once per process: 3,321 of them cost a
+# quarter of a second to read and name, on every form. Kept five minutes at most,
+# and forgotten at once when this process changes a unit (the directory's import
+# in another process is seen within those five minutes); the intake checks the
+# address against the directory again on every submission (Address.validate).
+_COMMUNES_SECONDS = 300
+_communes_kept: dict[str, tuple[float, Any]] = {}
+
+
+def _kept(key: str, build: Callable[[], Any]) -> Any:
+    kept = _communes_kept.get(key)
+    if kept and time.monotonic() - kept[0] < _COMMUNES_SECONDS:
+        return kept[1]
+    value = build()
+    _communes_kept[key] = (time.monotonic(), value)
+    return value
+
+
+def _commune_index() -> dict[str, str]:
+    """Each commune's code -> its province's code (the communes in force)."""
+    return _kept("index", lambda: dict(communes().values_list("code", "parent__code")))
+
+
+def _by_province() -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """Province code -> (its name, [(commune code, commune name)]), by name, in the
+    active language."""
+
+    def build() -> dict[str, tuple[str, list[tuple[str, str]]]]:
+        table: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+        for commune in communes():
+            province = commune.parent
+            table.setdefault(province.code, (province.full_name, []))[1].append(
+                (commune.code, commune.full_name)
+            )
+        return table
+
+    return _kept("table:" + (get_language() or ""), build)
 
 
 def commune_choices() -> list:
-    stamp = AdministrativeUnit.objects.aggregate(n=Count("pk"), last=Max("pk"))
-    key = (stamp["n"], stamp["last"])
-    language = get_language() or ""
-    kept = _COMMUNE_CHOICES.get(language)
-    if kept and kept[0] == key and time.monotonic() - kept[1] < _COMMUNE_CHOICES_SECONDS:
-        return kept[2]
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for commune in communes():
-        groups.setdefault(commune.parent.full_name, []).append((commune.code, commune.full_name))
-    choices = [("", _("— choose —")), *groups.items()]
-    _COMMUNE_CHOICES[language] = (key, time.monotonic(), choices)
-    return choices
+    """Every commune, grouped by province (one list for the whole country)."""
+    return [("", _("— choose —")), *_by_province().values()]
+
+
+def province_choices() -> list:
+    return [("", _("— choose —")), *((code, row[0]) for code, row in _by_province().items())]
+
+
+def communes_of(province_code: str) -> list:
+    """The commune choices of an address in ``province_code``: a hundred or so, not
+    the country's 3,321; none before a province is chosen."""
+    found = _by_province().get(province_code or "")
+    if found is None:
+        return [("", _("— choose the province first —"))]
+    return [("", _("— choose —")), *found[1]]
+
+
+def forget_communes(**_kwargs: Any) -> None:
+    _communes_kept.clear()
+
+
+post_save.connect(forget_communes, sender=AdministrativeUnit, dispatch_uid="dossiers.communes")
+post_delete.connect(forget_communes, sender=AdministrativeUnit, dispatch_uid="dossiers.communes")
+
+
+class CommuneField(forms.ChoiceField):
+    """The commune of an address: any commune in force, checked by look-up (the
+    list shown holds the chosen province's communes only; ``DossierForm.clean``
+    checks that the two agree)."""
+
+    def valid_value(self, value: Any) -> bool:
+        return str(value) in _commune_index()
+
+
+class ProvinceSelect(forms.Select):
+    """The province of an address, then its communes. Without JavaScript the button
+    next to it sends the form back with the commune list of that province (the
+    dossier is not submitted); with htmx, choosing a province replaces the commune
+    list at once (``portal:communes``)."""
+
+    template_name = "dossiers/widgets/province_select.html"
+
+    def get_context(self, name: str, value: Any, attrs: dict | None) -> dict:
+        context = super().get_context(name, value, attrs)
+        context["widget"]["pick_name"] = name.removesuffix(PROVINCE) + PICK
+        return context
 
 
 class DossierForm(forms.Form):
@@ -149,10 +223,34 @@ class DossierForm(forms.Form):
             self.fields[key + STREET] = forms.CharField(
                 label=_("House number, street"), required=False, max_length=255
             )
-            self.fields[key + COMMUNE] = forms.ChoiceField(
-                label=_("Commune or ward"), required=False, choices=commune_choices
+            commune_name = self.add_prefix(key + COMMUNE)
+            province_name = self.add_prefix(key + PROVINCE)
+            source = self.data if self.is_bound else self.initial
+            commune = source.get(commune_name if self.is_bound else key + COMMUNE) or ""
+            province = source.get(province_name if self.is_bound else key + PROVINCE) or ""
+            province = province or _commune_index().get(str(commune), "")
+            self.fields[key + PROVINCE] = forms.ChoiceField(
+                label=_("Province or city"),
+                required=False,
+                choices=province_choices,
+                initial=province or None,
+                widget=ProvinceSelect(
+                    attrs={
+                        "hx-get": reverse("portal:communes"),
+                        "hx-trigger": "change",
+                        "hx-target": "#" + (self.auto_id or "id_%s") % commune_name,
+                        "hx-swap": "outerHTML",
+                        "hx-vals": json.dumps({"commune": commune_name}),
+                    }
+                ),
             )
-            entry.names = [key + STREET, key + COMMUNE]
+            # Callables: the lists are built when the form is shown, not to check a POST.
+            self.fields[key + COMMUNE] = CommuneField(
+                label=_("Commune or ward"),
+                required=False,
+                choices=functools.partial(communes_of, str(province)),
+            )
+            entry.names = [key + STREET, key + PROVINCE, key + COMMUNE]
             return entry
         attrs = dict(INPUT_ATTRS.get(definition.kind, {}))
         if definition.required:
@@ -178,6 +276,24 @@ class DossierForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        picks = [
+            entry.definition.key
+            for entry in self.entries
+            if self.add_prefix(entry.definition.key + PICK) in self.data
+        ]
+        if picks:
+            # Not a submission: the form comes back with the chosen province's
+            # communes, and nothing else is judged yet.
+            self._errors.clear()
+            for key in picks:
+                self.add_error(
+                    key + COMMUNE,
+                    ValidationError(
+                        _("Now choose the commune or ward in the list of this province."),
+                        code="choose_commune",
+                    ),
+                )
+            return cleaned
         for document, name in self.documents:
             upload = cleaned.get(name)
             if upload and attachments.extension(upload.name) not in attachments.accepted_types(
@@ -190,11 +306,35 @@ class DossierForm(forms.Form):
                         code="type_not_accepted",
                     ),
                 )
-        try:
-            cleaned["declaration"] = clean_form_data(self.procedure, self.declaration())
-        except ValidationError as exc:
-            self.add_declaration_errors(exc)
+        for entry in self.entries:
+            if entry.definition.kind == FieldKind.ADDRESS:
+                self._check_address(entry.definition.key, cleaned)
+        declaration = self.declaration()
+        cleaned["declaration"] = declaration
+        if self.errors:
+            # The dossier will not be submitted: its declaration's errors are shown
+            # with the others now. A form without other errors leaves the check to
+            # the service (submit, counter_intake), which makes it once, in its
+            # transaction, and whose ValidationError the views put on these inputs
+            # (add_declaration_errors): the directory is not asked twice per dossier.
+            try:
+                clean_form_data(self.procedure, declaration)
+            except ValidationError as exc:
+                self.add_declaration_errors(exc)
         return cleaned
+
+    def _check_address(self, key: str, cleaned: dict[str, Any]) -> None:
+        """A commune chosen must be in the province chosen (when one is)."""
+        commune = cleaned.get(key + COMMUNE) or ""
+        province = cleaned.get(key + PROVINCE) or ""
+        if commune and province and _commune_index().get(commune) != province:
+            self.add_error(
+                key + COMMUNE,
+                ValidationError(
+                    _("This commune or ward is not in the chosen province or city."),
+                    code="commune_not_in_province",
+                ),
+            )
 
     def declaration(self) -> dict[str, Any]:
         """The values as the dossiers service takes them (an address as a mapping)."""
@@ -255,5 +395,4 @@ class DossierForm(forms.Form):
 def _province_code(commune_code: str) -> str:
     if not commune_code:
         return ""
-    commune = communes().filter(code=commune_code).first()
-    return commune.parent.code if commune and commune.parent else ""
+    return _commune_index().get(commune_code) or ""

@@ -12,6 +12,13 @@ short name or dotted path to a ``Backend`` subclass:
 Services call ``notify_on_commit``: nothing is sent for a change that rolls
 back, and a failing backend is logged, never allowed to undo the change.
 
+An interconnected dossier is told of once, under the code the applicant knows:
+the originating dossier's agency tells her what a later step's agency (or, for a
+dossier routed from the portal, the agency holding it) reports
+(``notify_reported_on_commit``, only the statuses in ``REPORTED``) and that it
+refused her request (``notify_refused_on_commit``); the step's own dossier on
+the other agency's side (``origin_code`` set) tells her nothing itself.
+
 To add a provider: subclass ``Backend``, implement ``send(notice)`` and name
 the class by its dotted path in ``LIENTHONG_DOSSIERS_NOTIFY_BACKENDS``.
 """
@@ -104,20 +111,36 @@ def backends() -> list[Backend]:
     ]
 
 
-def notice_for(dossier, status: int | None = None) -> Notice:
+# What a later step's agency reports that the applicant is told of: a decision,
+# something she must do (supplement, fee), the result, her withdrawal. That the step
+# received the dossier (new), works on it (processing) or handed the result over is
+# on her dossier's page only.
+REPORTED = frozenset({2, 3, 5, 6, 7, 8, 9})
+
+
+def notice_for(dossier, status: int | None = None, *, step=None) -> Notice:
     """The notice of the dossier's present status (or of ``status``, one a later
-    step's agency reported), in Vietnamese, the applicant's language."""
+    step's agency reported: ``step``, an ``InterconnectedStep``, worded as that step's
+    procedure words it), in Vietnamese, the applicant's language."""
     number = status if status is not None else dossier.status
+    procedure = step.procedure if step is not None else dossier.procedure
     with translation.override("vi"):
-        text = status_text(number, dossier.procedure.status_texts)
+        text = status_text(number, procedure.status_texts)
         subject = _("Dossier %(code)s") % {"code": dossier.code}
+        where = subject
+        if step is not None:
+            where = _("Dossier %(code)s, step %(position)s (%(procedure)s)") % {
+                "code": dossier.code,
+                "position": step.position,
+                "procedure": procedure.name,
+            }
         return Notice(
             code=dossier.code,
             status=number,
             email=dossier.applicant_email,
             phone=dossier.applicant_phone,
             subject=subject,
-            text=f"{subject}: {text}",
+            text=f"{where}: {text}",
         )
 
 
@@ -134,6 +157,42 @@ def send(notice: Notice) -> None:
 
 
 def notify_on_commit(dossier, status: int | None = None) -> None:
-    """Send the notice of the dossier's new status once the change commits."""
+    """Send the notice of the dossier's new status once the change commits; nothing
+    for a later step's dossier received from another agency (``origin_code``): its
+    status goes back to the originating dossier, whose agency tells the applicant
+    (``notify_reported_on_commit``)."""
+    if dossier.origin_code:
+        return
     notice = notice_for(dossier, status)
+    transaction.on_commit(lambda: send(notice))
+
+
+def notify_reported_on_commit(dossier, status: int, *, previous: int | None, step=None) -> None:
+    """Once the report commits, tell the applicant of the originating ``dossier`` the
+    ``status`` a later step's agency (or the agency holding a routed dossier) reported,
+    when it is one she acts on or waits for (``REPORTED``) and not the one last
+    reported for that step (``previous``: a report repeated tells her nothing new)."""
+    if int(status) not in REPORTED or (previous is not None and int(previous) == int(status)):
+        return
+    notice = notice_for(dossier, status, step=step)
+    transaction.on_commit(lambda: send(notice))
+
+
+def notify_refused_on_commit(dossier, *, reason: str, status: int) -> None:
+    """Once recorded, tell the applicant that the agency holding her dossier refused
+    her request to withdraw it, and why (``reason``, in Vietnamese, as it sent it)."""
+    with translation.override("vi"):
+        subject = _("Dossier %(code)s") % {"code": dossier.code}
+        refused = _("The agency holding your dossier refused your request to withdraw it.")
+        text = f"{subject}: {refused}"
+        if reason:
+            text = f"{text} {_('Reason:')} {reason}"
+    notice = Notice(
+        code=dossier.code,
+        status=int(status),
+        email=dossier.applicant_email,
+        phone=dossier.applicant_phone,
+        subject=subject,
+        text=text,
+    )
     transaction.on_commit(lambda: send(notice))

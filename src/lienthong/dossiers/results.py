@@ -19,10 +19,20 @@ Signing is split in two so that nothing is half-written:
    with the status change, leaving only unreferenced blobs that
    ``attachments.sweep`` removes.
 
-Another way of signing (the leader's personal signature through a remote
-signing service, CSC API) plugs in as a ``ResultSigner``: an object with a
-``method`` and a ``sign`` that returns a ``SignedPdf``. ``AgencySeal`` is the
-one this module ships.
+A way of signing plugs in as a ``ResultSigner``: an object with a ``method``
+and a ``sign`` that returns a ``SignedPdf``. Two ship here:
+
+- ``AgencySeal``, the default;
+- ``PersonalSignature``, the leader's own signing credential
+  (lienthong.signing, the CSC-shaped remote signing service; officers'
+  certificates come from the government CA), authorised by the leader's
+  one-time code, or by an approval on their paired phone. The phone path
+  runs in two requests: ``request_personal_signature`` prepares the
+  signature (a ``PendingSignature`` row) and asks the phone;
+  ``finish_personal_signature`` — once the phone approved — approves the
+  dossier through ``services.approve`` with a ``PersonalSignature`` that
+  finishes that pending signature, so the dossier moves exactly as with the
+  seal, in the same transactional ``record``.
 """
 
 from __future__ import annotations
@@ -139,6 +149,301 @@ class AgencySeal:
             certificate_sha256=key.fingerprint_sha256,
             signing_key=key,
         )
+
+
+# --- The leader's personal signature ----------------------------------------------
+
+# What a refusal of the signing service means for the leader: their own doing
+# (a wrong code, a denial on the phone…), answered 400 rather than 503.
+LEADER_REFUSALS = frozenset(
+    {
+        "invalid_otp",
+        "locked",
+        "rate_limited",
+        "unknown_otp_method",
+        "authorization_required",
+        "approval_pending",
+        "approval_denied",
+        "approval_expired",
+        "approval_consumed",
+        "approval_other_hashes",
+        "approval_not_found",
+        "approval_no_device",
+        "approval_rate_limited",
+        "pending_not_found",
+        "pending_used",
+        "pending_expired",
+        "pending_other_purpose",
+        "document_changed",
+        "no_signing_credential",
+        "credential_not_usable",
+        "unknown_credential",
+    }
+)
+
+
+def personal_credential(actor: Any):
+    """The leader's newest signing credential usable now (lienthong.signing), or None."""
+    from lienthong.signing import selectors as signing
+
+    usable = signing.usable_credentials_of(actor) if getattr(actor, "pk", None) else []
+    return usable[-1] if usable else None
+
+
+def personal_purpose(dossier: Dossier) -> str:
+    """What a pending personal signature is bound to: this dossier's result."""
+    return f"dossier-result:{dossier.pk}"
+
+
+def _signing_refused(*, actor: Any, dossier: Dossier, code: str, vi: str, en: str):
+    """A refusal of the leader's signature: audited on the dossier (nothing else is
+    written), then the ResultRefused the back office shows."""
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action="result_sign_refused",
+            obj=dossier,
+            changes={"method": ResultMethod.PERSONAL_REMOTE, "refused": code},
+            source=SOURCE,
+        )
+    return ResultRefused("signing_failed", reason=code, detail_vi=vi, detail_en=en)
+
+
+def _credential_name(credential) -> str:
+    from cryptography import x509
+
+    certificate = x509.load_der_x509_certificate(bytes(credential.certificate))
+    names = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else credential.subject
+
+
+def _no_credential(actor: Any, dossier: Dossier) -> ResultRefused:
+    return _signing_refused(
+        actor=actor,
+        dossier=dossier,
+        code="no_signing_credential",
+        vi="Bạn chưa có khóa ký cá nhân với chứng thư số còn hiệu lực.",
+        en="You have no personal signing key with a valid certificate.",
+    )
+
+
+class PersonalSignature:
+    """The leader's own remote signing credential, at ``signature_level()``, with the
+    same visible stamp as the seal. Either with a one-time code (``otp``: TOTP, or
+    ``otp_method="sms"``), signed in one go; or finishing ``pending`` (a
+    ``PendingSignature`` of ``request_personal_signature``) with the phone
+    approval ``approval_id``."""
+
+    method = ResultMethod.PERSONAL_REMOTE
+
+    def __init__(
+        self,
+        *,
+        credential=None,
+        otp: str | None = None,
+        otp_method: str | None = None,
+        address: str | None = None,
+        pending=None,
+        approval_id: str | None = None,
+    ):
+        self.credential = credential
+        self.otp = otp
+        self.otp_method = otp_method
+        self.address = address
+        self.pending = pending
+        self.approval_id = approval_id
+
+    def sign(self, *, actor: Any, dossier: Dossier, pdf: bytes, stamp_text: str) -> SignedPdf:
+        from lienthong.signing import pdf as remote
+        from lienthong.signing import selectors as signing
+        from lienthong.signing.errors import SigningRefused
+
+        agency = dossier.current_agency
+        level, tsa = signature_level()
+        try:
+            if self.pending is not None:
+                pending = self.pending
+                if hashlib.sha256(pdf).hexdigest() != pending.document_sha256:
+                    raise SigningRefused(
+                        "document_changed",
+                        "Văn bản kết quả đã thay đổi từ khi yêu cầu ký; hãy ký lại.",
+                        "The result document changed since the signature was asked; sign again.",
+                    )
+                credential = signing.credential_for(actor, pending.credential_id)
+                if credential is None:
+                    raise _no_credential(actor, dossier)
+                content = remote.finish_pending_signature(
+                    user=actor,
+                    reference=pending.reference,
+                    purpose=personal_purpose(dossier),
+                    approval_id=self.approval_id,
+                    source=SOURCE,
+                )
+                level = pending.level
+            else:
+                credential = self.credential or personal_credential(actor)
+                if credential is None:
+                    raise _no_credential(actor, dossier)
+                content = remote.sign_pdf(
+                    user=actor,
+                    credential=credential,
+                    pdf=pdf,
+                    otp=self.otp or "",
+                    otp_method=self.otp_method,
+                    reason=f"Kết quả giải quyết hồ sơ {dossier.code}",
+                    location=agency.name,
+                    visible_stamp={"page": -1, "box": STAMP_BOX, "text": stamp_text},
+                    timestamp_url=tsa,
+                    address=self.address,
+                )
+        except SigningRefused as exc:
+            if exc.code in NOT_A_PDF_CODES:
+                raise AttachmentRefused("not_a_pdf", reason=exc.code) from exc
+            raise _signing_refused(
+                actor=actor, dossier=dossier, code=exc.code, vi=exc.message_vi, en=exc.message_en
+            ) from exc
+        return SignedPdf(
+            content=content,
+            method=self.method,
+            level=level,
+            signer=_credential_name(credential),
+            certificate_sha256=credential.fingerprint_sha256,
+        )
+
+
+def request_personal_signature(
+    *,
+    actor: Any,
+    dossier: Dossier,
+    expected_version: int,
+    pdf: bytes | None = None,
+    name: str = "ket-qua.pdf",
+    note: str = "",
+    request_meta: Any = None,
+):
+    """First half of the phone path: prepare the leader's signature of ``pdf`` (or the
+    specialist's draft) and ask their paired phone to approve it (the phone shows
+    the dossier code, the document's name and SHA-256, the agency). The pending
+    signature, whose ``context`` keeps the version read, the note, the approval
+    request and, for an uploaded PDF, its stored copy.
+
+    Refused before anything is kept: DossierConflict (stale version, a move the
+    leader may not make, ``no_result``), AttachmentRefused, ResultRefused
+    (no credential, no paired phone, too many requests; audited).
+    """
+    from lienthong.approvals import services as approvals
+    from lienthong.signing import pdf as remote
+    from lienthong.signing.errors import SigningRefused
+
+    current = Dossier.objects.select_related("current_agency", "procedure").get(pk=dossier.pk)
+    if current.version != expected_version:
+        raise DossierConflict("stale_dossier", version=current.version)
+    workflow.check(actor=actor, dossier=current, to=Status.DONE)
+    _may_sign(actor, current)
+    upload = None
+    uploaded = pdf is not None
+    if pdf is None:
+        row = draft(current)
+        if row is None:
+            raise DossierConflict("no_result")
+        with attachments.open_blob(row.path) as handle:
+            pdf = handle.read()
+        name = row.original_name
+    check_pdf(pdf)
+    credential = personal_credential(actor)
+    if credential is None:
+        raise _no_credential(actor, current)
+    if not approvals.has_paired_device(actor):
+        raise _signing_refused(
+            actor=actor,
+            dossier=current,
+            code="approval_no_device",
+            vi="Bạn chưa ghép nối điện thoại để phê duyệt chữ ký.",
+            en="You have no paired phone to approve the signature.",
+        )
+    if uploaded:
+        # Kept by digest until the second half reads it (attachments.sweep
+        # removes it a day later if nothing refers to it).
+        stored_copy = attachments.store_bytes(
+            pdf, name=f"{Path(name).stem or 'ket-qua'}.pdf", accepted=["pdf"]
+        )
+        upload = {"path": stored_copy.path, "name": stored_copy.original_name}
+    agency = current.current_agency
+    _level, tsa = signature_level()
+    try:
+        pending = remote.begin_pdf_signature(
+            user=actor,
+            credential=credential,
+            pdf=pdf,
+            document_name=name,
+            purpose=personal_purpose(current),
+            context={"version": expected_version, "note": note[:1000], "upload": upload},
+            reason=f"Kết quả giải quyết hồ sơ {current.code}",
+            location=agency.name,
+            visible_stamp={
+                "page": -1,
+                "box": STAMP_BOX,
+                "text": stamp_text(dossier=current, actor=actor),
+            },
+            timestamp_url=tsa,
+            source=SOURCE,
+        )
+    except SigningRefused as exc:
+        if exc.code in NOT_A_PDF_CODES:
+            raise AttachmentRefused("not_a_pdf", reason=exc.code) from exc
+        raise _signing_refused(
+            actor=actor, dossier=current, code=exc.code, vi=exc.message_vi, en=exc.message_en
+        ) from exc
+    try:
+        approval = remote.ask_phone(
+            pending,
+            user=actor,
+            dossier_code=current.code,
+            document_name=name or "ket-qua.pdf",
+            agency=agency.name,
+            source=SOURCE,
+            request_meta=request_meta,
+        )
+    except approvals.ApprovalRefused as exc:
+        pending.delete()
+        body = exc.body()
+        raise _signing_refused(
+            actor=actor,
+            dossier=current,
+            code=exc.code,
+            vi=body.get("message_vi", ""),
+            en=body.get("message_en", ""),
+        ) from exc
+    pending.context = {**pending.context, "approval_id": str(approval.pk)}
+    pending.save(update_fields=["context"])
+    return pending
+
+
+def finish_personal_signature(*, actor: Any, dossier: Dossier, pending) -> Dossier:
+    """Second half of the phone path: approve ``dossier`` with the pending signature,
+    as ``services.approve`` does with the seal (the same checks, the same
+    transaction). Refused as ``approve`` is; a refusal of the phone (still
+    pending, denied, expired) or of the pending signature is a ResultRefused
+    whose ``reason`` names it, with nothing written but its audit."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from lienthong.dossiers import services
+
+    context = pending.context or {}
+    result = None
+    if context.get("upload"):
+        with attachments.open_blob(context["upload"]["path"]) as handle:
+            result = SimpleUploadedFile(
+                context["upload"]["name"], handle.read(), content_type="application/pdf"
+            )
+    return services.approve(
+        actor=actor,
+        dossier=dossier,
+        expected_version=int(context.get("version", 0)),
+        result=result,
+        note=context.get("note", ""),
+        signer=PersonalSignature(pending=pending, approval_id=context.get("approval_id")),
+    )
 
 
 def _common_name(key: SigningKey) -> str:

@@ -13,9 +13,12 @@ import hmac
 import re
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from lienthong.catalog.models import FieldKind, FormField
+from lienthong.directory.addresses import Address
 from lienthong.directory.models import Agency
 from lienthong.dossiers.models import (
     CLOCK_RUNNING,
@@ -51,6 +54,28 @@ def dossier_for(user: Any, code: str) -> Dossier | None:
     )
 
 
+# The columns a list of dossiers shows (code, procedure, applicant, status, times,
+# holder): a page of twenty reads these, not the declaration (JSON) and the rest.
+LIST_FIELDS = (
+    "code",
+    "procedure__code",
+    "procedure__name",
+    "procedure__name_en",
+    "current_agency__name",
+    "current_agency__identifier",
+    "applicant_name",
+    "status",
+    "submitted_at",
+    "due_at",
+)
+
+
+def listed(dossiers: QuerySet[Dossier]) -> QuerySet[Dossier]:
+    """``dossiers`` as a list page reads them: only ``LIST_FIELDS``, with the procedure
+    and the agency holding each joined in the same query."""
+    return dossiers.select_related("procedure", "current_agency").only(*LIST_FIELDS)
+
+
 def my_dossiers(user: Any) -> QuerySet[Dossier]:
     """The dossiers ``user`` submitted (or that were taken at the counter for their account)."""
     if user is None or not user.is_authenticated:
@@ -77,7 +102,11 @@ def officer_queue(
     if not has_role(user, agency, OFFICER_ROLES):
         return Dossier.objects.none()
     now = now or timezone.now()
-    held = Dossier.objects.filter(current_agency=agency).select_related("procedure")
+    # receiving_agency: a copy routed to another node's agency is held there, not
+    # here (workflow.held_elsewhere); every dossier held here was received here.
+    held = Dossier.objects.filter(current_agency=agency, receiving_agency=agency).select_related(
+        "procedure"
+    )
     running = [int(s) for s in CLOCK_RUNNING]
     if queue == "new":
         return held.filter(status=Status.NEW).order_by("submitted_at", "id")
@@ -139,3 +168,41 @@ def lookup(code: str, second_factor: str) -> Dossier | None:
     if dossier is None or len(factor) < 9 or not (matches_phone or matches_number):
         return None
     return dossier
+
+
+def declaration(dossier: Dossier) -> list[tuple[str, Any]]:
+    """The form data as (label, value) pairs, in the procedure form's order; keys the
+    form no longer lists come last under their own name. The back office shows it,
+    and the portal writes it into the applicant's declaration PDF."""
+    values = dict(dossier.form_data or {})
+    rows = []
+    for field in dossier.procedure.form_fields.order_by("position", "id"):
+        if field.key in values:
+            rows.append((field.localized_label, _readable(field, values.pop(field.key))))
+    rows.extend(sorted(values.items()))
+    return rows
+
+
+def _readable(field: FormField, value: Any) -> Any:
+    """A stored value as a person reads it: a choice's label, a date as dd/mm/yyyy,
+    an address written out (as stored when its units are no longer in force)."""
+    if value in (None, ""):
+        return value
+    if field.kind == FieldKind.CHOICE:
+        return field.choice_label(value)
+    if field.kind == FieldKind.DATE:
+        try:
+            return dt.date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+        except ValueError:
+            return value
+    if field.kind == FieldKind.ADDRESS and isinstance(value, dict):
+        address = Address(
+            street=str(value.get("street", "")),
+            commune_code=str(value.get("commune_code", "")),
+            province_code=str(value.get("province_code", "")),
+        )
+        try:
+            return address.formatted(*address.validate())
+        except ValidationError:
+            return ", ".join(str(part) for part in value.values() if part)
+    return value

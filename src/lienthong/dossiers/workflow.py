@@ -25,7 +25,12 @@ work on it and only a leader may stop it. An answered supplement request sends
 the dossier back to where it was asked (new at intake, processing otherwise).
 3 rejected, 7 withdrawn, 8 stopped and 10 result returned are final.
 
-Officers act for the agency that holds the dossier now (``current_agency``).
+Officers act for the agency that holds the dossier now (``current_agency``). A
+citizen's dossier routed from here to a first step's agency on another node is
+*held elsewhere*: that node's state machine decides it, and here nobody acts on
+the copy (the applicant's withdrawal becomes a request sent there, see
+``interconnection.request_withdrawal``). On that node, the originating agency's
+exchange identity speaks for the applicant of the step's dossier.
 """
 
 from __future__ import annotations
@@ -91,10 +96,34 @@ def is_final(status: int) -> bool:
     return not next_statuses(status)
 
 
+def held_elsewhere(dossier: Any) -> bool:
+    """The citizen's dossier was routed from here to its first step's agency on another
+    node (``interconnection.route``), which holds it now: here it is a copy that
+    follows what that agency reports. Every dossier held here was received by the
+    agency holding it."""
+    return not dossier.origin_code and dossier.current_agency_id != dossier.receiving_agency_id
+
+
+def relayed_by(dossier: Any) -> str:
+    """The actor that relays the applicant's requests for a step's dossier received
+    from another node (the originating agency's exchange identity); empty otherwise."""
+    return f"exchange:{dossier.origin_member}" if dossier.origin_member else ""
+
+
 def capacities(actor: Any, dossier: Any) -> set[str]:
     """In which capacities ``actor`` may act on ``dossier``: ``applicant`` when it is
-    their dossier, and each officer role they hold in the agency holding it."""
+    their dossier, and each officer role they hold in the agency holding it.
+
+    Nobody acts here on a dossier held elsewhere. For a step's dossier received from
+    another node, its originating agency (an ``exchange:…`` actor, the envelope's
+    verified sender) acts as the applicant: the applicant has no account here."""
     found: set[str] = set()
+    if held_elsewhere(dossier):
+        return found
+    if isinstance(actor, str):
+        if actor and actor == relayed_by(dossier):
+            found.add(APPLICANT)
+        return found
     if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
         return found
     if dossier.applicant_id is not None and dossier.applicant_id == actor.pk:

@@ -19,6 +19,10 @@ One round (``deliver_due``):
    cause); anything else (no answer, HTTP error, a receipt that does not
    verify, "revocation unknown") → retried after an exponential backoff with
    jitter, until ``EXCHANGE_MAX_ATTEMPTS``, then a dead letter.
+
+The worker (``run``) keeps up to ``EXCHANGE_IN_FLIGHT`` batches posted at once
+(``Pipeline``: a dossier never has more than one, its lease holds the rest), and
+when idle waits to be woken (wake.py) instead of polling.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +44,7 @@ from django.utils.module_loading import import_string
 
 from lienthong.directory import snapshots
 from lienthong.directory.models import DirectoryAnchor
-from lienthong.exchange import attachments, facts, log, tls, webhooks
+from lienthong.exchange import attachments, facts, log, tls, wake, webhooks
 from lienthong.exchange.envelope import unverified_payload
 from lienthong.exchange.models import LogRecord, OutboundMessage
 from lienthong.exchange.services import API_PATH, FILES_PATH, RECEIPT_TYPE
@@ -81,7 +86,7 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=delay)
 
 
-def claim(limit: int) -> list[OutboundMessage]:
+def claim(limit: int, *, look_first: bool = True) -> list[OutboundMessage]:
     """Due messages, several per dossier when they are next in line, oldest first.
 
     A message is claimable when it is due and no earlier queued message of its
@@ -89,6 +94,12 @@ def claim(limit: int) -> list[OutboundMessage]:
     is claimed is then cut, per dossier, to the prefix that starts at the
     dossier's oldest queued message with no gap: a message another worker holds
     (skipped under ``SKIP LOCKED``) keeps the later ones of its dossier here.
+    Without ``SKIP LOCKED`` (SQLite: the write transaction is exclusive) that cut
+    changes nothing and is not made: the earlier queued messages of a claimed
+    one's dossier are all due, so they come first in the same claim.
+
+    ``look_first``: a plain read first, so that an idle worker takes no write lock;
+    a busy one (the last round claimed something) skips it.
     """
     now = timezone.now()
     waiting_before = OutboundMessage.objects.filter(
@@ -101,15 +112,20 @@ def claim(limit: int) -> list[OutboundMessage]:
     due_now = OutboundMessage.objects.filter(
         state=OutboundMessage.State.QUEUED, next_attempt_at__lte=now
     )
-    # An idle worker polls: a plain read first, so that it takes no write lock (on
-    # SQLite every transaction here is a writer's) unless there is work.
-    if not due_now.exists():
+    # An idle worker: a plain read first, so that it takes no write lock (on SQLite
+    # every transaction here is a writer's) unless there is work.
+    if look_first and not due_now.exists():
         return []
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    if not skip_locked and connection.vendor == "sqlite":
+        with transaction.atomic():
+            return _claim_sqlite(now, limit)
     with transaction.atomic():
-        due = due_now.exclude(Exists(waiting_before))
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        messages = _in_line(list(due.order_by("pk")[:limit]))
+        due = due_now.exclude(Exists(waiting_before)).order_by("pk")
+        if skip_locked:
+            messages = _in_line(list(due.select_for_update(skip_locked=True)[:limit]))
+        else:
+            messages = list(due[:limit])
         if messages:
             lease = now + dt.timedelta(seconds=settings.EXCHANGE_LEASE_SECONDS)
             OutboundMessage.objects.filter(pk__in=[m.pk for m in messages]).update(
@@ -118,6 +134,37 @@ def claim(limit: int) -> list[OutboundMessage]:
             for message in messages:
                 message.attempts += 1
     return messages
+
+
+_CLAIM_SQLITE = """
+UPDATE {table} SET next_attempt_at = %s, attempts = attempts + 1, last_attempt_at = %s
+WHERE id IN (
+    SELECT o.id FROM {table} o
+    WHERE o.state = %s AND o.next_attempt_at <= %s AND NOT EXISTS (
+        SELECT 1 FROM {table} w
+        WHERE w.state = %s AND w.correlation_id = o.correlation_id
+          AND w.recipient = o.recipient AND w.next_attempt_at > %s AND w.id < o.id
+    )
+    ORDER BY o.id LIMIT %s
+)
+RETURNING {columns}
+"""
+
+
+def _claim_sqlite(now: dt.datetime, limit: int) -> list[OutboundMessage]:
+    """The claim as one statement (``UPDATE … RETURNING``): the same rows, lease and
+    count as the ORM's select, in-line check and update, in one statement."""
+    meta = OutboundMessage._meta
+    quote = connection.ops.quote_name
+    sql = _CLAIM_SQLITE.format(
+        table=quote(meta.db_table),
+        columns=", ".join(quote(field.column) for field in meta.concrete_fields),
+    )
+    at = connection.ops.adapt_datetimefield_value
+    lease = now + dt.timedelta(seconds=settings.EXCHANGE_LEASE_SECONDS)
+    queued = OutboundMessage.State.QUEUED
+    params = [at(lease), at(now), queued, at(now), queued, at(now), limit]
+    return sorted(OutboundMessage.objects.raw(sql, params), key=lambda m: m.pk)
 
 
 def _in_line(candidates: list[OutboundMessage]) -> list[OutboundMessage]:
@@ -274,13 +321,30 @@ def client(timeout: float | None = None) -> httpx.Client:
     return httpx.Client(timeout=timeout or settings.EXCHANGE_HTTP_TIMEOUT, **tls.client_options())
 
 
-def deliver_due(http: httpx.Client, limit: int | None = None) -> RoundResult:
+def _deliver(http: httpx.Client, endpoint: str, batch: list[OutboundMessage], pin: str) -> str:
+    """Offer the batch's files, post it, return the receipt (HTTP only: no database)."""
+    _offer_files(http, endpoint, batch, pin)
+    return _post(http, endpoint, [m.token for m in batch], pin)
+
+
+def _conclude(batch: list[OutboundMessage], outcome: str | Exception, result: RoundResult) -> None:
+    """Settle a posted batch by its receipt, or retry it after a transport error."""
+    if isinstance(outcome, Exception):
+        for message in batch:
+            _retry_or_bury(message, f"{type(outcome).__name__}: {outcome}", result)
+    else:
+        _settle(batch, outcome, result)
+
+
+def deliver_due(
+    http: httpx.Client, limit: int | None = None, *, look_first: bool = True
+) -> RoundResult:
     """One round: claim, post per endpoint, settle every message."""
     result = RoundResult()
     if facts.expired_copy():
         logger.warning("the directory copy has expired: nothing is sent until it is renewed")
         return result
-    messages = claim(limit or settings.EXCHANGE_BATCH_SIZE)
+    messages = claim(limit or settings.EXCHANGE_BATCH_SIZE, look_first=look_first)
     result.claimed = len(messages)
     by_endpoint: dict[str, list[OutboundMessage]] = {}
     for message in messages:
@@ -288,14 +352,82 @@ def deliver_due(http: httpx.Client, limit: int | None = None) -> RoundResult:
     pins = tls.pins(API_PATH) if by_endpoint else {}
     for endpoint, batch in by_endpoint.items():
         try:
-            _offer_files(http, endpoint, batch, pins.get(endpoint, ""))
-            receipt = _post(http, endpoint, [m.token for m in batch], pins.get(endpoint, ""))
+            outcome: str | Exception = _deliver(http, endpoint, batch, pins.get(endpoint, ""))
         except (httpx.HTTPError, ValueError) as exc:
-            for message in batch:
-                _retry_or_bury(message, f"{type(exc).__name__}: {exc}", result)
-            continue
-        _settle(batch, receipt, result)
+            outcome = exc
+        _conclude(batch, outcome, result)
     return result
+
+
+class Pipeline:
+    """Several requests in flight (``EXCHANGE_IN_FLIGHT``), for the worker.
+
+    ``step()`` tops the pipeline up -- claims (``claim``, each a batch of at most
+    ``EXCHANGE_BATCH_SIZE``) posted on the pool's threads -- until ``in_flight``
+    requests are out or nothing more is due, then waits for the first to come back
+    and settles it. Claims and settlements stay in the calling thread; the threads
+    only do HTTP. Order per dossier holds as it does between workers: a claimed
+    message's lease keeps the later ones of its dossier out of every claim until it
+    is settled (delivered, or backing off), so a dossier has at most one request in
+    flight, and a later claim takes its following messages in order. While
+    requests are out, the next is claimed and posted and the returned ones settled:
+    the sender's and the receiver's work overlap."""
+
+    def __init__(
+        self, http: httpx.Client, pool: Executor, in_flight: int, limit: int | None = None
+    ):
+        self.http, self.pool = http, pool
+        self.in_flight = max(1, in_flight)
+        self.limit = limit or settings.EXCHANGE_BATCH_SIZE
+        self.out: dict[Future, list[OutboundMessage]] = {}
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.out)
+
+    def step(self, *, look_first: bool = True) -> RoundResult:
+        result = RoundResult()
+        if facts.expired_copy():
+            if not self.out:
+                logger.warning("the directory copy has expired: nothing is sent until renewed")
+                return result
+        else:
+            self._fill(result, look_first=look_first)
+        if self.out:
+            self._settle_first(result)
+        return result
+
+    def drain(self) -> RoundResult:
+        """Settle what is still out (the worker is stopping)."""
+        result = RoundResult()
+        while self.out:
+            self._settle_first(result)
+        return result
+
+    def _fill(self, result: RoundResult, *, look_first: bool) -> None:
+        pins: dict[str, str] | None = None
+        while len(self.out) < self.in_flight:
+            messages = claim(self.limit, look_first=look_first and not self.out)
+            if not messages:
+                return
+            result.claimed += len(messages)
+            pins = tls.pins(API_PATH) if pins is None else pins
+            by_endpoint: dict[str, list[OutboundMessage]] = {}
+            for message in messages:
+                by_endpoint.setdefault(message.endpoint, []).append(message)
+            for endpoint, batch in by_endpoint.items():
+                pin = pins.get(endpoint, "")
+                self.out[self.pool.submit(_deliver, self.http, endpoint, batch, pin)] = batch
+
+    def _settle_first(self, result: RoundResult) -> None:
+        done, _ = wait(self.out, return_when=FIRST_COMPLETED)
+        for future in done:
+            batch = self.out.pop(future)
+            try:
+                outcome: str | Exception = future.result()
+            except (httpx.HTTPError, ValueError) as exc:
+                outcome = exc
+            _conclude(batch, outcome, result)
 
 
 def consume_inbound() -> int:
@@ -315,35 +447,107 @@ def consume_inbound() -> int:
     return applied
 
 
-def run(*, once: bool = False, idle_seconds: float = 1.0, stop=None) -> None:
-    """The worker loop: rounds back to back while there is work, a pause when idle;
-    the directory snapshot pulled every DIRECTORY_POLL_SECONDS (on a following node),
-    received envelopes handed to the apps that act on them, and the message log's head timestamped every EXCHANGE_LOG_TIMESTAMP_SECONDS."""
-    next_stamp = next_pull = time.monotonic()
-    with client() as http, webhooks.client() as hooks:
-        while stop is None or not stop():
-            if time.monotonic() >= next_pull and DirectoryAnchor.objects.exists():
-                next_pull = time.monotonic() + settings.DIRECTORY_POLL_SECONDS
-                try:
-                    snapshots.pull(actor="worker", http=http)
-                except snapshots.SnapshotRefused as refused:
-                    logger.warning("directory snapshot not applied", code=refused.code,
-                                   detail=refused.detail)  # fmt: skip
-            outcome = deliver_due(http)
-            posted = webhooks.deliver_due(hooks)
-            applied = consume_inbound()
-            if settings.TSA_URL and time.monotonic() >= next_stamp:
-                # When the head is due and when to retry a failing authority is kept in
-                # the database (log.stamp_if_due); this only spares the query.
-                next_stamp = time.monotonic() + 30
-                try:
-                    log.stamp_if_due(settings.TSA_URL)
-                except log.TimestampFailed as exc:
-                    logger.warning("log head not timestamped", error=str(exc))
-            if once:
-                return
-            if outcome.claimed == 0 and posted == 0 and applied == 0:
-                time.sleep(idle_seconds)
+def next_due_in() -> float | None:
+    """Seconds until the next queued outbound message or webhook delivery falls due
+    later (a backoff or a lease running out); None when none waits for a later moment.
+    What is due already was tried by the round just done."""
+    from django.db.models import Min
+
+    from lienthong.exchange.models import WebhookDelivery
+
+    now = timezone.now()
+    moments = [
+        model.objects.filter(state=model.State.QUEUED, next_attempt_at__gt=now).aggregate(
+            at=Min("next_attempt_at")
+        )["at"]
+        for model in (OutboundMessage, WebhookDelivery)
+    ]
+    known = [m for m in moments if m is not None]
+    if not known:
+        return None
+    return max(0.0, (min(known) - now).total_seconds())
+
+
+def run(
+    *,
+    once: bool = False,
+    idle_seconds: float = 1.0,
+    stop=None,
+    fallback_seconds: float | None = None,
+) -> None:
+    """The worker loop: rounds back to back while there is work; when idle, a wait
+    for a wake-up (wake.py), the next known due moment or the fallback; the
+    directory snapshot pulled every DIRECTORY_POLL_SECONDS (on a following node),
+    received envelopes handed to the apps that act on them when some arrived (or
+    at the fallback), and the message log's head timestamped every
+    EXCHANGE_LOG_TIMESTAMP_SECONDS. Without a wake-up channel, idle rounds are
+    ``idle_seconds`` apart, as before."""
+    fallback = (
+        settings.EXCHANGE_WAKE_FALLBACK_SECONDS if fallback_seconds is None else fallback_seconds
+    )
+    next_stamp = next_pull = next_consume = time.monotonic()
+    inbound_pending = True
+    waiter = None if once else wake.Waiter()
+    in_flight = max(1, settings.EXCHANGE_IN_FLIGHT)
+    busy = False
+    try:
+        with (
+            client() as http,
+            webhooks.client() as hooks,
+            ThreadPoolExecutor(in_flight, thread_name_prefix="exchange-post") as pool,
+        ):
+            pipeline = Pipeline(http, pool, in_flight)
+            while stop is None or not stop():
+                if time.monotonic() >= next_pull and DirectoryAnchor.objects.exists():
+                    next_pull = time.monotonic() + settings.DIRECTORY_POLL_SECONDS
+                    try:
+                        snapshots.pull(actor="worker", http=http)
+                    except snapshots.SnapshotRefused as refused:
+                        logger.warning("directory snapshot not applied", code=refused.code,
+                                       detail=refused.detail)  # fmt: skip
+                outcome = deliver_due(http) if once else pipeline.step(look_first=not busy)
+                busy = outcome.claimed > 0 or pipeline.busy
+                posted = webhooks.deliver_due(hooks)
+                applied = 0
+                if inbound_pending or time.monotonic() >= next_consume:
+                    # The consumers' query only when something was received (or at the
+                    # fallback): not on every round.
+                    inbound_pending = False
+                    next_consume = time.monotonic() + fallback
+                    applied = consume_inbound()
+                    inbound_pending = applied > 0  # perhaps more behind them
+                if settings.TSA_URL and time.monotonic() >= next_stamp:
+                    # When the head is due and when to retry a failing authority is kept in
+                    # the database (log.stamp_if_due); this only spares the query.
+                    next_stamp = time.monotonic() + 30
+                    try:
+                        log.stamp_if_due(settings.TSA_URL)
+                    except log.TimestampFailed as exc:
+                        logger.warning("log head not timestamped", error=str(exc))
+                if once:
+                    return
+                if busy or posted or applied:
+                    continue
+                if not waiter.available:
+                    time.sleep(idle_seconds)
+                    continue
+                now = time.monotonic()
+                moments = [fallback, next_consume - now]
+                due = next_due_in()
+                if due is not None:
+                    moments.append(due + 0.01)
+                if DirectoryAnchor.objects.exists():
+                    moments.append(next_pull - now)
+                if settings.TSA_URL:
+                    moments.append(next_stamp - now)
+                if stop is not None and stop():
+                    return
+                if wake.INBOUND in waiter.wait(min(moments)):
+                    inbound_pending = True
+            pipeline.drain()  # stopping: settle what is still out
+    finally:
+        if waiter is not None:
+            waiter.close()
 
 
 def replay(*, actor: Any, envelope_ids: list[str]) -> int:
@@ -372,4 +576,6 @@ def replay(*, actor: Any, envelope_ids: list[str]) -> int:
                 source="exchange",
             )
             count += 1
+        if count:
+            wake.signal(wake.OUTBOUND)
     return count

@@ -50,7 +50,7 @@ from django.utils import timezone
 from lienthong.directory.models import Agency
 from lienthong.exchange import attachments as attachments_store
 from lienthong.exchange import envelope as envelopes
-from lienthong.exchange import facts, log, webhooks
+from lienthong.exchange import facts, log, wake, webhooks
 from lienthong.exchange.models import InboundMessage, LogRecord, OutboundMessage
 from lienthong.node import this_node
 from lienthong.trust import signing
@@ -226,6 +226,7 @@ def send(
             correlation_id=built.correlation_id,
             content=token,
         )
+        wake.signal(wake.OUTBOUND)
     return message
 
 
@@ -502,6 +503,8 @@ def _receive_batch(tokens: list[Any]) -> BatchOutcome:
             ]
             + [(LogRecord.Kind.RECEIPT_SENT, "", "", receipt)]
         )
+        if stored:
+            wake.signal(wake.INBOUND)
     return BatchOutcome(entries, receipt)
 
 

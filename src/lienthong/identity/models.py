@@ -239,11 +239,13 @@ class FailureCounter(models.Model):
 
 class SignedInSession(models.Model):
     """Which session keys belong to which user, so that all of a user's sessions
-    can be ended at once (their sign-in methods were reset by an operator).
+    can be ended at once (their sign-in methods were reset by an operator), and
+    listed on "Your sessions" with the browser and address they began from.
 
-    Written at sign-in and when a session's key is rotated; a row whose
-    session has ended is harmless and is purged once older than the absolute
-    session timeout.
+    Written at sign-in and when a session's key is rotated; ``last_seen_at``
+    follows the session's own idle timer. A row whose session has ended is
+    harmless (never listed) and is purged once older than the absolute session
+    timeout. The session key never leaves the server: pages name a row by id.
     """
 
     user = models.ForeignKey(
@@ -251,6 +253,9 @@ class SignedInSession(models.Model):
     )
     session_key = models.CharField(max_length=40, unique=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"session of {self.user_id}"

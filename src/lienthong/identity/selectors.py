@@ -32,6 +32,8 @@ EVENTS = {
     "password_reset": _("Password reset with a link"),
     "factors_reset": _("Second factors removed by an operator"),
     "phone_reconnected": _("Paired phone connected again"),
+    "session_ended": _("Another session signed out from the sessions page"),
+    "sessions_ended": _("All other sessions signed out"),
 }
 # Where a reset link was sent.
 CHANNELS = {"email": _("by email"), "sms": _("by SMS")}

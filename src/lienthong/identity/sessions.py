@@ -5,8 +5,9 @@ Keys kept in the session (all times are Unix seconds):
 - ``identity_pending``: between a right password and the second factor, the
   user id and when the password was given; not a sign-in yet.
 - ``identity_started`` / ``identity_seen``: for the absolute and idle timeouts.
-- ``identity_verified``: when the user last proved a second factor (or a
-  passkey); sensitive actions need it recent (``require_fresh_verification``).
+- ``identity_verified``: when the user last proved a second factor (a passkey,
+  a code, or an approval on their paired phone); sensitive actions need it
+  recent (``require_fresh_verification``).
 - ``identity_enrol``: an officer signed in with a password but has no second
   factor yet; until they enrol one, every page but enrolment is closed.
 """
@@ -25,6 +26,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, logout
+from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
@@ -93,11 +95,18 @@ def mark_verified(request) -> None:
 
 
 def remember_session(request, user: Any) -> None:
-    """Index this session's (new) key under the user: see ``end_sessions``."""
+    """Index this session's (new) key under the user, with the browser and address
+    it began from: see ``end_sessions`` and ``active_sessions``."""
     if not request.session.session_key:
         request.session.save()
     SignedInSession.objects.update_or_create(
-        session_key=request.session.session_key, defaults={"user": user}
+        session_key=request.session.session_key,
+        defaults={
+            "user": user,
+            "ip_address": client_address(request),
+            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
+            "last_seen_at": timezone.now(),
+        },
     )
     if secrets.randbelow(50) == 0:
         cutoff = timezone.now() - timedelta(seconds=settings.IDENTITY_SESSION_ABSOLUTE_SECONDS)
@@ -106,7 +115,7 @@ def remember_session(request, user: Any) -> None:
 
 def end_sessions(user: Any, keep: str | None = None) -> int:
     """End every session of ``user`` (but ``keep``), whatever the session engine."""
-    store = import_module(settings.SESSION_ENGINE).SessionStore
+    store = _store()
     keys = list(
         SignedInSession.objects.filter(user=user)
         .exclude(session_key=keep or "")
@@ -118,10 +127,71 @@ def end_sessions(user: Any, keep: str | None = None) -> int:
     return len(keys)
 
 
+def _store():
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def active_sessions(user: Any) -> list[SignedInSession]:
+    """The user's sessions still alive, the most recently active first: within the
+    absolute and idle timeouts, and still held by the session store (a row
+    whose session is gone is dropped on the way)."""
+    now = timezone.now()
+    started_after = now - timedelta(seconds=settings.IDENTITY_SESSION_ABSOLUTE_SECONDS)
+    seen_after = now - timedelta(seconds=settings.IDENTITY_SESSION_IDLE_SECONDS)
+    rows = SignedInSession.objects.filter(
+        user=user, created_at__gt=started_after, last_seen_at__gt=seen_after
+    ).order_by("-last_seen_at", "-pk")
+    store, alive, gone = _store(), [], []
+    for row in rows:
+        (alive if store().exists(row.session_key) else gone).append(row.pk)
+    if gone:
+        SignedInSession.objects.filter(pk__in=gone).delete()
+    return [row for row in rows if row.pk in alive]
+
+
+def end_session(request, row: SignedInSession) -> None:
+    """End one other session of the signed-in user (the sessions page), audited."""
+    from lienthong.approvals.services import describe_browser
+    from lienthong.identity.services import record_about_account
+
+    _store()(session_key=row.session_key).delete()
+    with transaction.atomic():
+        row.delete()
+        record_about_account(
+            actor=request.user,
+            action="session_ended",
+            user=request.user,
+            changes={
+                "reason": "user",
+                "name": describe_browser(row.user_agent),
+                "ip": row.ip_address,
+            },
+            source=SOURCE,
+        )
+
+
+def end_other_sessions(request) -> int:
+    """End every session of the signed-in user but this one (the sessions page), audited."""
+    from lienthong.identity.services import record_about_account
+
+    ended = end_sessions(request.user, keep=request.session.session_key)
+    with transaction.atomic():
+        record_about_account(
+            actor=request.user,
+            action="sessions_ended",
+            user=request.user,
+            changes={"reason": "user", "count": ended},
+            source=SOURCE,
+        )
+    return ended
+
+
 def sign_out(request, reason: str) -> None:
     user = request.user if request.user.is_authenticated else None
     if user is not None:
         signin.signed_out(user=user, reason=reason, source=SOURCE)
+        if request.session.session_key:
+            SignedInSession.objects.filter(session_key=request.session.session_key).delete()
     logout(request)
 
 
@@ -145,14 +215,23 @@ def recently_verified(request, seconds: int | None = None) -> bool:
     return verified is not None and now() - verified <= window
 
 
+def can_step_up(user: Any) -> bool:
+    """Whether the user has a way to prove it is them again: a second factor, or a
+    paired phone to approve on (lienthong.approvals)."""
+    from lienthong.approvals.services import has_paired_device
+
+    return bool(signin.available_factors(user)) or has_paired_device(user)
+
+
 def require_fresh_verification(
     view: Callable | None = None, *, seconds: int | None = None
 ) -> Callable:
     """Decorator for sensitive actions (changing factors, signing, approving a result):
-    the user must have proved a passkey or a code within ``seconds``
-    (IDENTITY_STEP_UP_SECONDS by default); otherwise they are sent to verify
-    and come back. A user with no second factor yet cannot be asked for one
-    and passes: that is how the first factor gets enrolled.
+    the user must have proved a passkey or a code, or approved on their paired
+    phone, within ``seconds`` (IDENTITY_STEP_UP_SECONDS by default); otherwise
+    they are sent to verify and come back. A user with no second factor and no
+    paired phone yet cannot be asked for one and passes: that is how the first
+    factor gets enrolled.
     """
 
     def decorator(view: Callable) -> Callable:
@@ -162,7 +241,7 @@ def require_fresh_verification(
                 return redirect(
                     f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': request.path})}"
                 )
-            if recently_verified(request, seconds) or not signin.available_factors(request.user):
+            if recently_verified(request, seconds) or not can_step_up(request.user):
                 return view(request, *args, **kwargs)
             if request.content_type == "application/json":
                 return JsonResponse(
@@ -220,8 +299,12 @@ class SessionPolicyMiddleware:
                     f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': request.path})}"
                 )
             if stamp - seen >= _SEEN_RESOLUTION:
-                # Not on every request: each write is a session save.
+                # Not on every request: each write is a session save (and an
+                # UPDATE of the sessions page's row).
                 request.session[SEEN] = stamp
+                SignedInSession.objects.filter(session_key=request.session.session_key).update(
+                    last_seen_at=timezone.now()
+                )
             if request.session.get(ENROL) and not self._open(request):
                 return redirect("identity:security")
         return self.get_response(request)

@@ -342,6 +342,7 @@ def step_up(request):
             "passkey": Method.PASSKEY in methods,
             "has_codes": any(m != Method.PASSKEY for m in methods),
             "sms": Method.SMS in methods,
+            "phone": has_paired_device(user),
         },
     )
 
@@ -472,3 +473,56 @@ def activity(request):
     return render(
         request, "identity/activity.html", {"records": selectors.recent_activity(request.user)}
     )
+
+
+# --- Your sessions ---------------------------------------------------------------------
+
+
+@login_required
+def session_list(request):
+    """The user's signed-in sessions (browsers, devices): where and when each began,
+    its last activity; this one marked; end one, or all the others."""
+    from lienthong.approvals.services import describe_browser
+
+    current = request.session.session_key
+    rows = sessions.active_sessions(request.user)
+    if not any(row.session_key == current for row in rows):
+        # Signed in before sessions were indexed with their details: index it now.
+        sessions.remember_session(request, request.user)
+        rows = sessions.active_sessions(request.user)
+    return render(
+        request,
+        "identity/sessions.html",
+        {
+            "rows": [
+                {
+                    "row": row,
+                    "browser": describe_browser(row.user_agent),
+                    "current": row.session_key == current,
+                }
+                for row in rows
+            ],
+            "others": sum(row.session_key != current for row in rows),
+        },
+    )
+
+
+@login_required
+@require_POST
+def session_end(request, pk: int):
+    """Sign out one other session; this one signs out with "Sign out"."""
+    row = get_object_or_404(
+        request.user.signed_in_sessions.exclude(session_key=request.session.session_key or ""),
+        pk=pk,
+    )
+    sessions.end_session(request, row)
+    messages.success(request, _("That session was signed out."))
+    return redirect("identity:sessions")
+
+
+@login_required
+@require_POST
+def sessions_end_others(request):
+    ended = sessions.end_other_sessions(request)
+    messages.success(request, _("Signed out of %(count)s other session(s).") % {"count": ended})
+    return redirect("identity:sessions")

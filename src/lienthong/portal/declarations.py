@@ -2,15 +2,28 @@
 for them to read and, if they wish, sign with their own remote signing key.
 
 What was declared is the dossier's ``form_data``, shown as the back office shows
-it (``backoffice.selectors.declaration``: labels, choices, dates and addresses
+it (``dossiers.selectors.declaration``: labels, choices, dates and addresses
 written out). Like the receipt, the paper is in Vietnamese.
+
+Signing it takes a one-time code (``portal.services.sign_declaration``, one
+request) or an approval on the applicant's paired phone, in two requests:
+``request_phone_signature`` prepares the signature (a ``PendingSignature`` of
+lienthong.signing, bound to ``declaration_purpose(dossier)``) and asks the
+phone, which shows the dossier code, the procedure and document, the
+declaration's SHA-256 and the agency; once the phone answered,
+``finish_phone_signature`` signs and adds the signed copy to the dossier, or
+refuses (denied, expired, other hashes…) with nothing signed and an audit
+record.
 """
 
 from __future__ import annotations
 
 import io
+from typing import Any
 from xml.sax.saxutils import escape
 
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone, translation
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
@@ -19,9 +32,11 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from lienthong.backoffice.selectors import declaration
+from lienthong.audit import services as audit
+from lienthong.dossiers.errors import DossierConflict
 from lienthong.dossiers.models import AttachmentKind, Dossier
 from lienthong.dossiers.receipts import FONT, FONT_BOLD, register_fonts
+from lienthong.dossiers.selectors import declaration
 
 TITLE = "TỜ KHAI"
 PLEDGE = (
@@ -99,3 +114,137 @@ def declaration_pdf(dossier: Dossier) -> bytes:
         lang="vi-VN",
     ).build(story)
     return buffer.getvalue()
+
+
+# --- Signing it with an approval on the phone ----------------------------------------------
+
+SOURCE = "portal"
+
+
+def declaration_purpose(dossier: Dossier) -> str:
+    """What a pending signature of this dossier's declaration is bound to."""
+    return f"declaration:{dossier.pk}"
+
+
+def _document_name(dossier: Dossier, name: str) -> str:
+    """What the phone calls the document: the declaration of which procedure, and
+    the file's name (at most the 300 characters a summary holds)."""
+    suffix = f" ({name})"
+    return f"Tờ khai: {dossier.procedure.name}"[: 300 - len(suffix)] + suffix
+
+
+def _refused(*, actor: Any, dossier: Dossier, code: str, vi: str, en: str, status: int = 400):
+    """A refusal of the phone path: audited on the dossier (nothing else is written),
+    then raised as the signing service's refusal, which the page shows."""
+    from lienthong.signing.errors import SigningRefused
+
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action="declaration_refused",
+            obj=dossier,
+            changes={"method": "phone", "refused": code},
+            source=SOURCE,
+        )
+    return SigningRefused(code, vi, en, status=status)
+
+
+def request_phone_signature(
+    *, actor: Any, dossier: Dossier, credential_id: str, request_meta: Any = None
+):
+    """First half: prepare the applicant's signature of their declaration with the
+    credential ``credential_id`` and ask their paired phone to approve it; the
+    ``PendingSignature`` (its ``context`` names the approval request).
+
+    Refused before anything is kept: DossierConflict ``not_allowed``,
+    PortalConflict ``declaration_closed`` / ``no_signing_credential``, and
+    SigningRefused (audited) ``approval_no_device``, ``approval_rate_limited``
+    or the signing service's own refusals.
+    """
+    from lienthong.approvals import services as approvals
+    from lienthong.portal.errors import PortalConflict
+    from lienthong.portal.services import may_sign_declaration
+    from lienthong.signing import pdf as signing_pdf
+    from lienthong.signing import selectors as signing
+
+    if actor is None or isinstance(actor, str) or dossier.applicant_id != actor.pk:
+        raise DossierConflict("not_allowed")
+    if not may_sign_declaration(actor, dossier):
+        raise PortalConflict("declaration_closed", status=dossier.status)
+    credential = signing.credential_for(actor, credential_id)
+    if credential is None or not credential.is_usable():
+        raise PortalConflict("no_signing_credential")
+    if not approvals.has_paired_device(actor):
+        refusal = approvals.refused("approval_no_device")
+        raise _refused(actor=actor, dossier=dossier, code=refusal.code, vi=refusal.message_vi,
+                       en=refusal.message_en, status=refusal.status)  # fmt: skip
+    name = f"to-khai-{dossier.code}.pdf"
+    pending = signing_pdf.begin_pdf_signature(
+        user=actor,
+        credential=credential,
+        pdf=declaration_pdf(dossier),
+        document_name=name,
+        purpose=declaration_purpose(dossier),
+        reason=f"Ký tờ khai hồ sơ {dossier.code}",
+        timestamp_url=getattr(settings, "TSA_URL", "") or None,
+        source=SOURCE,
+    )
+    try:
+        approval = signing_pdf.ask_phone(
+            pending,
+            user=actor,
+            dossier_code=dossier.code,
+            document_name=_document_name(dossier, name),
+            agency=dossier.receiving_agency.name,
+            source=SOURCE,
+            request_meta=request_meta,
+        )
+    except approvals.ApprovalRefused as exc:
+        pending.delete()
+        raise _refused(actor=actor, dossier=dossier, code=exc.code, vi=exc.message_vi,
+                       en=exc.message_en, status=exc.status) from exc  # fmt: skip
+    pending.context = {"approval_id": str(approval.pk), "credential_id": credential_id}
+    pending.save(update_fields=["context"])
+    return pending
+
+
+def finish_phone_signature(*, actor: Any, dossier: Dossier, pending):
+    """Second half, once the phone answered: sign with the approval and add the signed
+    declaration to the dossier (``services.keep_signed_declaration``); the
+    ``DeclarationSignature``.
+
+    Refused with nothing signed: SigningRefused (audited on the dossier)
+    approval_pending (the pending signature stays usable), approval_denied,
+    approval_expired, approval_other_hashes, approval_consumed, pending_*;
+    PortalConflict ``declaration_closed`` when the dossier closed meanwhile.
+    """
+    from lienthong.portal.errors import PortalConflict
+    from lienthong.portal.services import keep_signed_declaration, may_sign_declaration
+    from lienthong.signing import pdf as signing_pdf
+    from lienthong.signing import selectors as signing
+    from lienthong.signing.errors import SigningRefused
+
+    if not may_sign_declaration(actor, dossier):
+        raise PortalConflict("declaration_closed", status=dossier.status)
+    credential = signing.credential_for(actor, pending.credential_id)
+    if credential is None:
+        raise PortalConflict("no_signing_credential")
+    try:
+        signed = signing_pdf.finish_pending_signature(
+            user=actor,
+            reference=pending.reference,
+            purpose=declaration_purpose(dossier),
+            approval_id=(pending.context or {}).get("approval_id"),
+            source=SOURCE,
+        )
+    except SigningRefused as exc:
+        raise _refused(actor=actor, dossier=dossier, code=exc.code, vi=exc.message_vi,
+                       en=exc.message_en, status=exc.status) from exc  # fmt: skip
+    return keep_signed_declaration(
+        actor=actor,
+        dossier=dossier,
+        signed=signed,
+        credential=credential,
+        level=pending.level,
+        method="phone",
+    )

@@ -14,6 +14,12 @@ MESSAGES = {
     "delivery_closed": _("How the result is delivered can no longer be changed."),
     "declaration_closed": _("The declaration of this dossier can no longer be signed."),
     "no_signing_credential": _("Choose one of your signing keys that is ready to sign."),
+    "no_receiving_agency": _(
+        "This portal cannot receive dossiers for that agency: choose another agency."
+    ),
+    "withdrawal_pending": _(
+        "Your request to withdraw this dossier was sent; wait for the agency's answer."
+    ),
 }
 
 

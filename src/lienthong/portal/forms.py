@@ -98,7 +98,8 @@ class DeliveryForm(forms.Form):
 
 
 class DeclarationSignForm(forms.Form):
-    """Sign one's declaration with one of one's signing keys and a one-time code."""
+    """Sign one's declaration with one of one's signing keys and a one-time code, or
+    (``phone=True``) with an approval on one's paired phone, which needs no code."""
 
     credential = forms.ChoiceField(label=_("Signing key"))
     otp = forms.CharField(
@@ -108,8 +109,9 @@ class DeclarationSignForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
     )
 
-    def __init__(self, *args, credentials=(), **kwargs):
+    def __init__(self, *args, credentials=(), phone: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["otp"].required = not phone
         self.fields["credential"].choices = [
             (c.credential_id, c.label or c.subject or c.credential_id) for c in credentials
         ]

@@ -9,8 +9,10 @@ from django.db.models import Q, QuerySet
 
 from lienthong.catalog import selectors as catalog
 from lienthong.catalog.models import InterconnectedProcedure, InterconnectedStep, Procedure
+from lienthong.catalog.statuses import status_text
 from lienthong.directory.models import AdministrativeUnit, Agency, UnitLevel
 from lienthong.dossiers import selectors as dossiers
+from lienthong.dossiers import workflow
 from lienthong.dossiers.models import Attachment, Dossier, Status, SupplementRequest
 from lienthong.identity.models import Role
 from lienthong.identity.permissions import agencies_for
@@ -29,6 +31,37 @@ def own_dossier(user: Any, code: str) -> Dossier | None:
         .filter(code=code)
         .first()
     )
+
+
+# --- The status the citizen reads ------------------------------------------------------------
+
+# What the citizen's list reads of each dossier: the list's columns, and the ones that
+# tell a dossier held elsewhere and what its holder reported (no query per row).
+MINE_FIELDS = (*dossiers.LIST_FIELDS, "receiving_agency", "origin_code", "remote_status")
+
+
+def my_dossiers_listed(user: Any) -> QuerySet[Dossier]:
+    """The citizen's dossiers as her list shows them (``dossiers.listed``, plus
+    ``MINE_FIELDS``): one query for a page."""
+    return dossiers.listed(dossiers.my_dossiers(user)).only(*MINE_FIELDS)
+
+
+def shown_status(dossier: Dossier) -> int:
+    """The status the citizen reads for ``dossier``: its own; for one routed to another
+    node's agency (``workflow.held_elsewhere``, its own status stays "new") the status
+    the agency holding it last reported (``remote_status``), new until it reports."""
+    if workflow.held_elsewhere(dossier):
+        return int(dossier.remote_status or Status.NEW)
+    return int(dossier.status)
+
+
+def shown_status_text(dossier: Dossier) -> str:
+    """The wording of ``shown_status``: the procedure's (for a dossier held elsewhere,
+    that of the step its holder reported on), else the national one."""
+    procedure = dossier.procedure
+    if workflow.held_elsewhere(dossier) and dossier.step_id:
+        procedure = dossier.step.procedure
+    return status_text(shown_status(dossier), procedure.status_texts)
 
 
 def open_supplement_request(dossier: Dossier) -> SupplementRequest | None:
@@ -110,8 +143,9 @@ class StepRow:
 
 def interconnected_steps(dossier: Dossier) -> list[StepRow]:
     """Each step of ``dossier``'s interconnected procedure: which agency holds it and its
-    status. The first step is this dossier itself; a later step is known from what its
-    agency reported (``dossier.handoff`` names the agency, ``dossier.status`` the status:
+    status. The first step is this dossier itself, unless the portal routed it to its
+    agency on another node: then it is known as a later step is. A later step is known
+    from what its agency reported (``dossier.handoff`` names the agency, ``dossier.status`` the status:
     the events ``handed_off`` and ``step_status`` of the timeline); a step not reached
     yet has neither."""
     if not dossier.interconnected_id:
@@ -132,7 +166,7 @@ def interconnected_steps(dossier: Dossier) -> list[StepRow]:
     current = dossier.step.position if dossier.step_id else None
     rows = []
     for index, step in enumerate(steps):
-        if index == 0:
+        if index == 0 and step.position not in known:
             agency, status = dossier.receiving_agency, dossier.status
         else:
             agency, status = known.get(step.position, (None, None))

@@ -1,10 +1,12 @@
-"""The citizen's own writes beside the dossier services: rating a dossier, choosing
-how the result is delivered, signing one's declaration. Each writes in one
+"""The citizen's own writes beside the dossier services: submitting (and routing an
+interconnected dossier to the first step's node), withdrawing (or asking the node
+that holds a routed dossier to withdraw it), rating a dossier, choosing how
+the result is delivered, signing one's declaration. Each writes in one
 transaction and is audited."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -13,8 +15,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from lienthong.audit import services as audit
-from lienthong.dossiers import attachments
-from lienthong.dossiers.errors import DossierConflict
+from lienthong.catalog.models import InterconnectedProcedure, Procedure
+from lienthong.directory.models import Agency
+from lienthong.dossiers import attachments, interconnection, workflow
+from lienthong.dossiers import services as dossiers
+from lienthong.dossiers.errors import DossierConflict, IllegalTransition
 from lienthong.dossiers.models import (
     CLOSED,
     Attachment,
@@ -23,6 +28,7 @@ from lienthong.dossiers.models import (
     ResultDelivery,
     Status,
 )
+from lienthong.node import this_node
 from lienthong.portal import ratings
 from lienthong.portal.declarations import declaration_pdf
 from lienthong.portal.errors import PortalConflict
@@ -52,17 +58,154 @@ def _clean_answers(answers: Mapping[str, Any]) -> dict[str, int]:
     return cleaned
 
 
+# --- Submitting --------------------------------------------------------------------------------
+
+
+def receiving_here(procedure: Procedure, chosen: Agency) -> Agency | None:
+    """The agency of this node that receives an interconnected dossier for ``chosen``
+    when ``chosen`` is on another node (the directory places it on a node with an
+    exchange address); None when ``chosen`` is hosted here or cannot be reached.
+
+    The receiver is the first of this node's agencies (in configured order) that
+    handles the procedure: the national portal's agency on the central node.
+    Refused (``no_receiving_agency``) when none does."""
+    hosted = this_node().hosted_agencies()
+    node = chosen.node
+    if (
+        not hosted
+        or chosen.pk in {a.pk for a in hosted}
+        or node is None
+        or not node.exchange_endpoint
+        or node.identifier == this_node().identifier
+    ):
+        return None
+    handling = set(procedure.agencies.filter(is_active=True).values_list("pk", flat=True))
+    for agency in hosted:
+        if agency.pk in handling:
+            return agency
+    raise PortalConflict("no_receiving_agency", agency=chosen.identifier)
+
+
+def submit(
+    *,
+    actor: Any,
+    procedure: Procedure,
+    agency: Agency,
+    form_data: Mapping[str, Any],
+    documents: Mapping[int, Sequence[Any]],
+    interconnected: InterconnectedProcedure | None = None,
+) -> Dossier:
+    """The citizen submits online for ``agency`` (``dossiers.services.submit``).
+
+    An interconnected dossier whose first step's agency is on another node is
+    received here by this node's agency (``receiving_here``) and routed there
+    (``interconnection.route``: the hand-off envelope, with the citizen's files,
+    queued in the exchange outbox) in the same transaction: the dossier is
+    submitted and on its way, or nothing is written. It stays here as the
+    citizen's dossier; every step's status comes back to it."""
+    receiver = receiving_here(procedure, agency) if interconnected is not None else None
+    with transaction.atomic():
+        dossier = dossiers.submit(
+            actor=actor,
+            procedure=procedure,
+            agency=receiver or agency,
+            form_data=form_data,
+            documents=documents,
+            interconnected=interconnected,
+        )
+        if receiver is not None:
+            interconnection.route(actor=actor, dossier=dossier, agency=agency)
+    return dossier
+
+
+def was_routed(dossier: Dossier) -> bool:
+    """The citizen's dossier was sent on for its first step from here (the portal's
+    node): that step's agency, elsewhere, decides it and reports back, so the
+    dossier's own status here stays "new"."""
+    if not dossier.interconnected_id:
+        return False
+    first = dossier.interconnected.steps.order_by("position").first()
+    return (
+        first is not None
+        and dossier.events.filter(action="handed_off", step=first.position).exists()
+    )
+
+
+# --- Withdrawing -------------------------------------------------------------------------------
+
+
+def _withdrawable_from(dossier: Dossier) -> Status:
+    """The status the withdrawal is judged from: the dossier's own, or for one held
+    elsewhere the status its holder last reported (new until it reports)."""
+    if workflow.held_elsewhere(dossier):
+        return Status(dossier.remote_status or Status.NEW)
+    return Status(dossier.status)
+
+
+def may_withdraw(dossier: Dossier) -> bool:
+    """Whether the page offers withdrawal: the state machine lets the applicant withdraw
+    from ``_withdrawable_from``, and no request awaits the holder's answer. The
+    service (and, for a dossier held elsewhere, its holder) decides again."""
+    allowed = workflow.APPLICANT in workflow.allowed_roles(
+        _withdrawable_from(dossier), Status.WITHDRAWN
+    )
+    if allowed and workflow.held_elsewhere(dossier):
+        return not interconnection.withdrawal_pending(dossier)
+    return allowed
+
+
+def withdraw(*, actor: Any, dossier: Dossier, expected_version: int, reason: str = "") -> Dossier:
+    """The applicant withdraws their dossier (``dossiers.services.withdraw``).
+
+    A dossier routed to another node's agency (``workflow.held_elsewhere``) is not
+    withdrawn here: the request goes to the agency holding it in a ``dossier.withdraw``
+    envelope (``interconnection.request_withdrawal``), whose state machine decides;
+    the new status, or the refusal with its reason, comes back to the dossier's
+    timeline. Refused here with nothing sent when the status the holder last reported
+    already rules it out (``illegal_transition``), when a request awaits its answer
+    (``withdrawal_pending``), or on a stale version."""
+    _own(actor, dossier)
+    with transaction.atomic():
+        current = (
+            Dossier.objects.select_for_update(of=("self",))
+            .select_related("current_agency", "receiving_agency", "step")
+            .get(pk=dossier.pk)
+        )
+        if not workflow.held_elsewhere(current):
+            return dossiers.withdraw(
+                actor=actor, dossier=current, expected_version=expected_version, reason=reason
+            )
+        if current.version != expected_version:
+            raise DossierConflict("stale_dossier", version=current.version)
+        status = _withdrawable_from(current)
+        if workflow.APPLICANT not in workflow.allowed_roles(status, Status.WITHDRAWN):
+            raise IllegalTransition(
+                "illegal_transition", status_from=status, status_to=Status.WITHDRAWN
+            )
+        if interconnection.withdrawal_pending(current):
+            raise PortalConflict("withdrawal_pending")
+        interconnection.request_withdrawal(actor=actor, dossier=current, reason=reason)
+        # The page's forms were read before the request: they are stale now.
+        Dossier.objects.filter(pk=current.pk).update(version=F("version") + 1)
+        current.refresh_from_db()
+        return current
+
+
+# --- Rating ----------------------------------------------------------------------------------
+
+
 def result_is_out(dossier: Dossier) -> bool:
     """Decided (9) or handed over (10); for an interconnected dossier, at its last
     step too: the citizen rates the whole procedure, not its first step only. The
-    later steps' agencies report their statuses (``remote_status``) to this one."""
-    if dossier.status not in RATEABLE:
+    later steps' agencies report their statuses (``remote_status``) to this one; a
+    dossier routed from here for its first step has only what they report."""
+    if dossier.status not in RATEABLE and not was_routed(dossier):
         return False
     if not dossier.interconnected_id:
         return True
     last = dossier.interconnected.steps.order_by("-position").first()
     first = dossier.interconnected.steps.order_by("position").first()
-    if last is None or last.pk == first.pk:
+    if last is None or (last.pk == first.pk and not was_routed(dossier)):
         return True
     return dossier.step_id == last.pk and dossier.remote_status in RATEABLE
 
@@ -232,6 +375,21 @@ def sign_declaration(
         timestamp_url=timestamp_url,
         address=address,
     )
+    return keep_signed_declaration(
+        actor=actor,
+        dossier=dossier,
+        signed=signed,
+        credential=credential,
+        level="B-T" if timestamp_url else "B-B",
+    )
+
+
+def keep_signed_declaration(
+    *, actor: Any, dossier: Dossier, signed: bytes, credential, level: str, method: str = "otp"
+) -> DeclarationSignature:
+    """Add the signed declaration to the dossier (an attachment and its
+    ``DeclarationSignature``), audited, in one transaction; ``declaration_closed``
+    when the dossier closed or was signed meanwhile."""
     # Content-addressed: a blob left by a refusal below is swept (attachments.sweep).
     blob = attachments.store_bytes(signed, name=f"to-khai-{dossier.code}-da-ky.pdf")
     with transaction.atomic():
@@ -253,7 +411,7 @@ def sign_declaration(
             attachment=attachment,
             signer=credential.subject,
             certificate_sha256=credential.fingerprint_sha256,
-            level="B-T" if timestamp_url else "B-B",
+            level=level,
         )
         audit.record(
             actor=actor,
@@ -264,6 +422,7 @@ def sign_declaration(
                 "credential_id": credential.credential_id,
                 "certificate_sha256": credential.fingerprint_sha256,
                 "level": signature.level,
+                "method": method,
             },
             source=SOURCE,
         )

@@ -11,6 +11,8 @@ that does not exist.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,19 +20,25 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 from django_ratelimit.decorators import ratelimit
 
+from lienthong.approvals.services import has_paired_device
 from lienthong.audit.middleware import client_address, client_key
 from lienthong.catalog.statuses import status_text
-from lienthong.dossiers import attachments, receipts, results, services, workflow
+from lienthong.dossiers import attachments, interconnection, receipts, results, services
 from lienthong.dossiers import selectors as dossiers
 from lienthong.dossiers.errors import AttachmentRefused, DossierConflict
-from lienthong.dossiers.models import Dossier, Status
+from lienthong.dossiers.models import Attachment, Dossier, Status
+from lienthong.exchange.services import ExchangeRefused
 from lienthong.identity.permissions import require_role
-from lienthong.portal import ratings, selectors
+from lienthong.portal import declarations, ratings, selectors
 from lienthong.portal import services as portal_services
 from lienthong.portal.declarations import declaration_pdf
 from lienthong.portal.forms import (
@@ -89,7 +97,7 @@ def _start(request: HttpRequest, procedure, *, group=None) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            dossier = services.submit(
+            dossier = portal_services.submit(
                 actor=request.user,
                 procedure=procedure,
                 agency=agency,
@@ -107,6 +115,14 @@ def _start(request: HttpRequest, procedure, *, group=None) -> HttpResponse:
                 form.add_error(None, exc.message)
         except AttachmentRefused as exc:
             form.add_error(None, exc.message)
+        except ExchangeRefused as exc:
+            # The first step's node cannot be reached from here now (no key, the
+            # directory expired…): nothing was submitted.
+            form.add_error(
+                None,
+                _("The dossier could not be sent to the agency: %(reason)s")
+                % {"reason": exc.message_vi if get_language() == "vi" else exc.message_en},
+            )
         else:
             messages.success(
                 request,
@@ -148,7 +164,7 @@ def _choose_agency(request: HttpRequest, procedure, handling, *, group=None) -> 
 @login_required
 @require_http_methods(["GET"])
 def my_dossiers(request: HttpRequest) -> HttpResponse:
-    page = Paginator(dossiers.my_dossiers(request.user), PAGE_SIZE).get_page(
+    page = Paginator(selectors.my_dossiers_listed(request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     groups = selectors.interconnected_groups()
@@ -162,20 +178,33 @@ def _own(request: HttpRequest, code: str) -> Dossier:
     return dossier
 
 
+def _step_rows(dossier: Dossier) -> list[dict]:
+    """The steps table's rows, each with the signed result its agency sent back."""
+    received = interconnection.step_results(dossier)
+    return [
+        {"row": row, "result": received.get(row.position)}
+        for row in selectors.interconnected_steps(dossier)
+    ]
+
+
 def _detail(request: HttpRequest, dossier: Dossier, *, status: int = 200, **forms) -> HttpResponse:
+    holder = interconnection.holder(dossier)
     context = {
         "dossier": dossier,
+        "holder": holder,
+        "holder_node": holder.node if holder.node_id else None,
+        "routed": portal_services.was_routed(dossier),
         "status_text": status_text(dossier.status, dossier.procedure.status_texts),
         "events": dossiers.timeline(dossier),
         "attachments": selectors.attachments(dossier),
         "supplement": selectors.open_supplement_request(dossier),
-        "can_withdraw": Status.WITHDRAWN in workflow.next_statuses(dossier.status),
+        "can_withdraw": portal_services.may_withdraw(dossier),
         "withdraw_form": forms.get("withdraw_form")
         or WithdrawForm(initial={"version": dossier.version}),
         "supplement_form": forms.get("supplement_form")
         or SupplementForm(initial={"version": dossier.version}),
         "error": forms.get("error"),
-        "steps": selectors.interconnected_steps(dossier),
+        "steps": _step_rows(dossier),
         "result": results.current(dossier) if dossier.result_id else None,
         "can_choose_delivery": portal_services.may_choose_delivery(dossier),
         "delivery_form": forms.get("delivery_form")
@@ -191,6 +220,7 @@ def _detail(request: HttpRequest, dossier: Dossier, *, status: int = 200, **form
         "declaration_signature": selectors.declaration_signature(dossier),
         "may_sign_declaration": portal_services.may_sign_declaration(request.user, dossier),
         "sign_form": forms.get("sign_form") or _sign_form(request),
+        "declaration_phone": has_paired_device(request.user),
     }
     return render(request, "portal/detail.html", context, status=status)
 
@@ -201,6 +231,44 @@ def dossier_detail(request: HttpRequest, code: str) -> HttpResponse:
     return _detail(request, _own(request, code))
 
 
+def _step_result(request: HttpRequest, code: str, position: int) -> tuple[Attachment, bytes]:
+    """The signed result step ``position``'s agency sent back to the citizen's dossier;
+    404 when there is none, or when its stored copy is no longer its digest."""
+    attachment = interconnection.step_results(_own(request, code)).get(position)
+    if attachment is None:
+        raise Http404
+    try:
+        return attachment, interconnection.step_result_bytes(attachment)
+    except DossierConflict as exc:
+        raise Http404 from exc
+
+
+@login_required
+@require_http_methods(["GET"])
+def step_result(request: HttpRequest, code: str, position: int) -> HttpResponse:
+    """The signed result of a later step, as its agency's node sent it back."""
+    attachment, content = _step_result(request, code, position)
+    response = HttpResponse(content, content_type="application/pdf")
+    # The name came from another node: quoted and encoded, never raw in the header.
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=attachment.original_name
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def verify_step_result(request: HttpRequest, code: str, position: int) -> HttpResponse:
+    """Validate a step's signed result with this node's trust validation service and
+    show the report, as for the dossier's own result."""
+    from lienthong.trust import services as trust
+
+    attachment, content = _step_result(request, code, position)
+    record = trust.validate_upload(data=content, filename=attachment.original_name)
+    return redirect("trust:report", record_id=record.pk)
+
+
 @login_required
 @require_POST
 def withdraw(request: HttpRequest, code: str) -> HttpResponse:
@@ -209,7 +277,7 @@ def withdraw(request: HttpRequest, code: str) -> HttpResponse:
     if not form.is_valid():
         return _detail(request, dossier, status=400, withdraw_form=form)
     try:
-        services.withdraw(
+        dossier = portal_services.withdraw(
             actor=request.user,
             dossier=dossier,
             expected_version=form.cleaned_data["version"],
@@ -218,7 +286,17 @@ def withdraw(request: HttpRequest, code: str) -> HttpResponse:
     except DossierConflict as exc:
         dossier.refresh_from_db()
         return _detail(request, dossier, status=409, error=exc.message)
-    messages.success(request, _("Your dossier was withdrawn."))
+    if dossier.status == Status.WITHDRAWN:
+        messages.success(request, _("Your dossier was withdrawn."))
+    else:  # held by an agency on another node: asked of it
+        messages.success(
+            request,
+            _(
+                "Your request to withdraw the dossier was sent to %(agency)s. "
+                "Its answer will appear in the history below."
+            )
+            % {"agency": dossier.current_agency.name},
+        )
     return redirect("portal:detail", code=dossier.code)
 
 
@@ -289,8 +367,10 @@ def choose_delivery(request: HttpRequest, code: str) -> HttpResponse:
 # --- The declaration, and signing it ----------------------------------------------------------
 
 
-def _sign_form(request: HttpRequest, data=None) -> DeclarationSignForm:
-    return DeclarationSignForm(data, credentials=selectors.signing_credentials(request.user))
+def _sign_form(request: HttpRequest, data=None, *, phone: bool = False) -> DeclarationSignForm:
+    return DeclarationSignForm(
+        data, credentials=selectors.signing_credentials(request.user), phone=phone
+    )
 
 
 @login_required
@@ -311,16 +391,34 @@ def declaration(request: HttpRequest, code: str) -> HttpResponse:
     return response
 
 
+def _signing_message(exc) -> str:
+    english = (get_language() or "vi").startswith("en")
+    return exc.message_en if english else exc.message_vi
+
+
 @login_required
 @require_POST
 def sign_declaration(request: HttpRequest, code: str) -> HttpResponse:
+    """Sign with the one-time code typed, or ("phone" pressed) ask the paired phone
+    and wait for its answer on the signature page."""
     from lienthong.signing.errors import SigningRefused
 
     dossier = _own(request, code)
-    form = _sign_form(request, request.POST)
+    phone = "phone" in request.POST
+    form = _sign_form(request, request.POST, phone=phone)
     if not form.is_valid():
         return _detail(request, dossier, status=400, sign_form=form)
     try:
+        if phone:
+            pending = declarations.request_phone_signature(
+                actor=request.user,
+                dossier=dossier,
+                credential_id=form.cleaned_data["credential"],
+                request_meta=request,
+            )
+            return redirect(
+                "portal:sign-declaration-wait", code=dossier.code, reference=pending.reference
+            )
         portal_services.sign_declaration(
             actor=request.user,
             dossier=dossier,
@@ -332,11 +430,105 @@ def sign_declaration(request: HttpRequest, code: str) -> HttpResponse:
         form.add_error(None, exc.message)
         return _detail(request, dossier, status=409, sign_form=form)
     except SigningRefused as exc:
-        english = (get_language() or "vi").startswith("en")
-        form.add_error(None, exc.message_en if english else exc.message_vi)
+        form.add_error(None, _signing_message(exc))
         return _detail(request, dossier, status=exc.status, sign_form=form)
     messages.success(request, _("Your declaration was signed and added to the dossier."))
     return redirect("portal:detail", code=dossier.code)
+
+
+def _pending_declaration(request: HttpRequest, dossier: Dossier, reference: str):
+    """The signed-in applicant's pending signature of this declaration, else 404."""
+    from lienthong.signing import selectors as signing
+
+    pending = signing.pending_for(request.user, reference)
+    if pending is None or pending.purpose != declarations.declaration_purpose(dossier):
+        raise Http404
+    return pending
+
+
+def _phone_answered(request: HttpRequest, pending) -> tuple[Any, bool]:
+    """The approval request of ``pending`` and whether the phone answered it (or it
+    is gone or overdue: finishing then says why)."""
+    from lienthong.approvals import selectors as approvals
+    from lienthong.approvals.models import Kind, State
+
+    approval = approvals.request_of(
+        request.user, (pending.context or {}).get("approval_id"), Kind.SIGNATURE
+    )
+    answered = approval is None or approval.state != State.PENDING or approval.overdue()
+    return approval, answered
+
+
+def _to(request: HttpRequest, target: str) -> HttpResponse:
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+@login_required
+@require_http_methods(["GET"])
+def sign_declaration_wait(request: HttpRequest, code: str, reference: str) -> HttpResponse:
+    """The applicant waits here while the phone answers: htmx asks again every few
+    seconds and, once it answered, finishes by itself; without JavaScript the
+    applicant presses "I have approved: continue"."""
+    dossier = _own(request, code)
+    pending = _pending_declaration(request, dossier, reference)
+    if pending.consumed_at is not None:
+        # Finished already (in this tab or another): the dossier says how it went.
+        return _to(request, reverse("portal:detail", args=[dossier.code]))
+    approval, answered = _phone_answered(request, pending)
+    return render(
+        request,
+        "portal/declaration_wait.html",
+        {
+            "dossier": dossier,
+            "pending": pending,
+            "approval": approval,
+            "answered": answered,
+            "poll": settings.APPROVALS_POLL_SECONDS,
+        },
+    )
+
+
+_PHONE_REFUSALS = {
+    "approval_denied": _lazy("You denied the signature on your phone. Nothing was signed."),
+    "approval_expired": _lazy(
+        "The request to your phone has expired. Nothing was signed; you may sign again."
+    ),
+}
+
+
+@login_required
+@require_POST
+def sign_declaration_finish(request: HttpRequest, code: str, reference: str) -> HttpResponse:
+    """Once the phone approved: sign and add the signed declaration to the dossier. A
+    denial, an expiry or an approval for other hashes signs nothing (audited)."""
+    from lienthong.signing.errors import SigningRefused
+
+    dossier = _own(request, code)
+    pending = _pending_declaration(request, dossier, reference)
+    detail = reverse("portal:detail", args=[dossier.code])
+    if pending.consumed_at is not None:
+        return _to(request, detail)
+    _approval, answered = _phone_answered(request, pending)
+    if not answered:
+        messages.info(
+            request, _("Your phone has not answered yet. Approve the request on it first.")
+        )
+        return _to(request, reverse("portal:sign-declaration-wait", args=[code, reference]))
+    try:
+        declarations.finish_phone_signature(actor=request.user, dossier=dossier, pending=pending)
+    except DossierConflict as exc:
+        messages.error(request, exc.message)
+    except SigningRefused as exc:
+        known = _PHONE_REFUSALS.get(exc.code)
+        messages.error(
+            request,
+            str(known)
+            if known
+            else _("%(reason)s Nothing was signed.") % {"reason": _signing_message(exc)},
+        )
+    else:
+        messages.success(request, _("Your declaration was signed and added to the dossier."))
+    return _to(request, detail)
 
 
 # --- Rating ---------------------------------------------------------------------------------

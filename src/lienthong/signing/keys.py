@@ -83,6 +83,26 @@ def load_private_key(credential) -> ec.EllipticCurvePrivateKey:
     return serialization.load_der_private_key(pkcs8, password=None)
 
 
+def seal(data: bytes, *, context: str) -> bytes:
+    """Seal other data kept for a signature (a pending signature's state) as keys are
+    sealed; ``context`` binds it to its row: opened elsewhere, it fails."""
+    return keystore.encrypt_private_key(data, fingerprint=_context(context))
+
+
+def unseal(sealed: bytes, *, context: str) -> bytes:
+    """What ``seal`` sealed with this ``context``, or SigningRefused."""
+    try:
+        return keystore.decrypt_private_key(bytes(sealed), fingerprint=_context(context))
+    except keystore.KeyRefused as exc:
+        raise SigningRefused(
+            "key_unavailable", exc.message_vi, exc.message_en, csc_error="server_error", status=500
+        ) from exc
+
+
+def _context(context: str) -> str:
+    return hashlib.sha256(b"lienthong signing sealed v1\0" + context.encode()).hexdigest()
+
+
 def subject_for(user: Any) -> x509.Name:
     """The name a CA is asked to certify: the account's name and the number the State knows.
 
@@ -163,7 +183,7 @@ def check_certificate(
             "The certificate does not match this credential's key.",
         )
     try:
-        keystore._check_signing_usage(leaf)
+        keystore.check_signing_usage(leaf)
     except keystore.KeyRefused as exc:
         raise SigningRefused(exc.code, exc.message_vi, exc.message_en) from exc
     if leaf.not_valid_after_utc <= timezone.now():
@@ -174,7 +194,7 @@ def check_certificate(
             f"The certificate expired on {day}.",
         )
     others = [c for c in certificates if c is not leaf]
-    return leaf, keystore._issuers(leaf, others + _trusted_issuers())
+    return leaf, keystore.issuers(leaf, others + _trusted_issuers())
 
 
 def _trusted_issuers() -> list[x509.Certificate]:

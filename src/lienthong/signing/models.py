@@ -138,3 +138,48 @@ class SignatureAuthorization(models.Model):
 
     def __str__(self) -> str:
         return f"SAD #{self.pk} · {self.credential_id}"
+
+
+class PendingSignature(models.Model):
+    """A PDF prepared for its holder's signature, waiting for their authorisation.
+
+    The two halves of a remote signature (lienthong.signing.pdf) may run in
+    different requests and processes: this row carries what the second half
+    needs — pyHanko's output with the signature's place reserved, the byte
+    range, the CMS signed attributes, the signer's certificates — sealed at
+    rest like the keys (``sealed_state``), bound to this row's other fields,
+    and never served. Short-lived and spent by its first use; expired rows are
+    deleted by ``lienthong.signing.pdf.sweep_pending``.
+    """
+
+    # Random: what a page or an API names the pending signature by.
+    reference = models.CharField(max_length=43, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_signatures"
+    )
+    credential_id = models.CharField(max_length=64)
+    # Base64 of each SHA-256 digest to authorise (the CMS signed attributes).
+    hashes = models.JSONField(default=list)
+    document_sha256 = models.CharField(max_length=64)
+    document_name = models.CharField(max_length=255, blank=True)
+    level = models.CharField(max_length=8)
+    # What the caller binds the signature to (e.g. "dossier-result:<id>"), and its own
+    # data (e.g. the approval request that authorises it).
+    purpose = models.CharField(max_length=100, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    sealed_state = models.BinaryField(editable=False)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("pending signature")
+        verbose_name_plural = _("pending signatures")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.purpose or 'PDF'} · {self.document_sha256[:12]}"
+
+    def is_live(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.consumed_at is None and at < self.expires_at

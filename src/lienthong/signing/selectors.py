@@ -35,3 +35,14 @@ def live_tokens_of(user: Any) -> QuerySet[AccessToken]:
     return AccessToken.objects.filter(
         user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()
     ).order_by("-created_at", "-pk")
+
+
+def pending_for(user: Any, reference: str):
+    """The user's pending signature of that reference; None when absent or someone else's."""
+    from lienthong.signing.models import PendingSignature
+
+    if user is None or not getattr(user, "pk", None) or not isinstance(reference, str):
+        return None
+    if not reference or len(reference) > 64:
+        return None
+    return PendingSignature.objects.filter(user=user, reference=reference).first()

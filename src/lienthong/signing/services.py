@@ -28,13 +28,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from lienthong.audit import services as audit
 from lienthong.audit.models import AuditRecord
-from lienthong.identity import factors, signin
+from lienthong.identity import factors, signin, throttle
 from lienthong.identity.models import Account
 from lienthong.signing import keys, selectors
 from lienthong.signing.errors import SigningRefused, invalid_sad, no_credential
@@ -200,15 +199,14 @@ class IssuedAuthorization:
 
 
 def _check_rate(user: Any) -> bool:
-    """A fixed window per user: at most SIGNING_AUTHORIZE_PER_MINUTE attempts a minute."""
-    key = f"lienthong:signing:authorize:{user.pk}"
-    cache.add(key, 0, timeout=60)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=60)
-        count = 1
-    return count <= settings.SIGNING_AUTHORIZE_PER_MINUTE
+    """A fixed window per user: at most SIGNING_AUTHORIZE_PER_MINUTE attempts a minute,
+    counted in lienthong.identity.throttle's store (atomic, shared by every process)."""
+    allowed = settings.SIGNING_AUTHORIZE_PER_MINUTE
+    # Counted before it is checked: "locked" from the (allowed + 1)-th attempt on.
+    limit = throttle.Limit("signing-authorize", allowed + 1, allowed + 1, 60)
+    subject = f"user:{user.pk}"
+    throttle.record_failure(subject=subject, address=None, limit=limit)
+    return not throttle.is_locked(subject=subject, address=None, limit=limit)
 
 
 def _usable(user: Any, credential_id: str) -> SigningCredential:

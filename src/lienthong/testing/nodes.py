@@ -61,17 +61,10 @@ class NodeSpec:
     port: int = 0
 
 
-TEST_PKI_AGENCY = "000.00.00.G12"  # the agency certificate of the TEST PKI ("agency")
-
-
 def agency_p12(pki, agency: str, folder: Path) -> tuple[Path, str]:
-    """A PKCS#12 file for ``agency``: the TEST PKI's own agency certificate for
-    000.00.00.G12, otherwise one issued now under the TEST government CA, with the
-    agency identifier in its subject (UID) as agency certificates carry it."""
-    if agency == TEST_PKI_AGENCY:
-        passphrase = pki.p12_passphrase("agency")
-        passphrase = passphrase.decode() if isinstance(passphrase, bytes) else passphrase
-        return pki.p12_path("agency"), passphrase
+    """A PKCS#12 file for ``agency``: a P-256 certificate issued now under the TEST
+    government CA, with the agency identifier in its subject (UID) as agency
+    certificates carry it."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.serialization import pkcs12
 

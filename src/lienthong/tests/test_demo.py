@@ -2,11 +2,13 @@
 
 The birth scenario runs across four real nodes — central (the portal),
 justice, police and social security — each with its own processes, database
-and keys, the hand-offs and statuses carried by signed exchange envelopes.
+and keys, the hand-offs (with the citizen's files), statuses and signed results
+carried by signed exchange envelopes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -121,26 +123,70 @@ def test_a_birth_dossier_goes_from_the_portal_through_three_sectors_and_every_st
 
     hops = outcome["hops"]
     assert [(h["node"], h["status"]) for h in hops] == [
-        ("central", 1),  # submitted on the portal
-        ("central", 1),  # routed to the justice node
+        ("central", 1),  # submitted on the portal and routed to the justice node at once
         *[(node, status) for node in ("justice", "police", "social") for status in (2, 4, 9)],
     ]
     origin = outcome["code"]
     assert origin.startswith(f"{demonet.PORTAL}-")
-    sent = [(h["node"], e["type"], e["to"].split(":")[2]) for h in hops for e in h["envelopes"]]
-    assert ("central", "dossier.handoff", demonet.JUSTICE) in sent
-    assert ("justice", "dossier.handoff", demonet.POLICE) in sent
-    assert ("police", "dossier.handoff", demonet.SOCIAL) in sent
-    assert [s for s in sent if s[1] == "dossier.handoff" and s[0] == "social"] == []
-    assert sum(1 for s in sent if s[1] == "dossier.status" and s[2] == demonet.PORTAL) == 9
+    # The submission itself queued the hand-off to the justice node (the portal routes it).
+    assert [(e["type"], e["to"].split(":")[2]) for e in hops[0]["envelopes"]] == [
+        ("dossier.handoff", demonet.JUSTICE)
+    ]
+    sent = [
+        (h["node"], e["type"], e["to"].split(":")[2], e["files"])
+        for h in hops
+        for e in h["envelopes"]
+    ]
+    handoffs = {(s[0], s[2]): s[3] for s in sent if s[1] == "dossier.handoff"}
+    # The citizen's files travel on; each step adds its signed result to what goes next.
+    documents = handoffs[("central", demonet.JUSTICE)]
+    assert documents >= 1
+    assert handoffs == {
+        ("central", demonet.JUSTICE): documents,
+        ("justice", demonet.POLICE): documents + 1,
+        ("police", demonet.SOCIAL): documents + 2,
+    }
+    to_portal = [(s[1], s[3]) for s in sent if s[2] == demonet.PORTAL]
+    assert to_portal.count(("dossier.status", 0)) == 6  # new, accepted, processing, at each step
+    assert to_portal.count(("dossier.result", 1)) == 3  # done, with the signed PDF, at each step
 
-    # Each step's node holds its own dossier, done, with the signed result attached.
+    # Each step's node holds its own dossier, done, with the signed result attached,
+    # and the citizen's file, stored under the digest it had on the portal.
+    citizens_files = birth_network["central"].query(
+        "SELECT a.sha256 FROM dossiers_attachment a JOIN dossiers_dossier d"
+        " ON d.id = a.dossier_id WHERE d.code = ? AND a.kind = 'document'",
+        (origin,),
+    )
+    signed = {}
     for node in ("justice", "police", "social"):
-        [(code, status, result)] = birth_network[node].query(
-            "SELECT code, status, result_id FROM dossiers_dossier WHERE origin_code = ?", (origin,)
+        [(code, status, result, digest)] = birth_network[node].query(
+            "SELECT d.code, d.status, d.result_id, r.sha256 FROM dossiers_dossier d"
+            " JOIN dossiers_attachment r ON r.id = d.result_id WHERE d.origin_code = ?",
+            (origin,),
         )
         assert code.startswith(demonet.BY_NAME[node].agencies[0])
         assert (status, result is not None) == (9, True)
+        signed[node] = digest
+        received = birth_network[node].query(
+            "SELECT a.sha256 FROM dossiers_attachment a JOIN dossiers_dossier d"
+            " ON d.id = a.dossier_id WHERE d.code = ? AND a.kind = 'document'",
+            (code,),
+        )
+        assert sorted(received) == sorted(citizens_files)
+
+    # Every step's signed result came back to the portal, stored against its step.
+    returned = birth_network["central"].query(
+        "SELECT e.step, e.note FROM dossiers_dossierevent e"
+        " JOIN dossiers_dossier d ON d.id = e.dossier_id"
+        " WHERE d.code = ? AND e.action = 'step_result' ORDER BY e.step",
+        (origin,),
+    )
+    assert returned == [(1, signed["justice"]), (2, signed["police"]), (3, signed["social"])]
+    assert [s["result"]["sha256"] for s in outcome["view"]["steps"]] == [
+        signed["justice"],
+        signed["police"],
+        signed["social"],
+    ]
 
     # The portal recorded every status of every step, in order, on the citizen's dossier.
     reported = birth_network["central"].query(
@@ -158,3 +204,20 @@ def test_a_birth_dossier_goes_from_the_portal_through_three_sectors_and_every_st
         demonet.SOCIAL,
     ]
     assert said[-1].startswith("Done in ")
+
+    # Her pages show what the last step's agency reported, not the copy's own "new".
+    view = outcome["view"]
+    assert (view["status"], view["shown_status"], view["holder"]) == (1, 9, demonet.SOCIAL)
+
+    # She was told on the portal, under her code, of the submission and of each step's
+    # acceptance and result; the step's nodes told her nothing themselves.
+    def notices(node: str) -> list[dict]:
+        path = birth_network[node].root / "dossiers" / "notifications.jsonl"
+        return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+    assert [(n["code"], n["status"]) for n in notices("central")] == [
+        (origin, status) for status in (1, 2, 9, 2, 9, 2, 9)
+    ]
+    assert [n for node in ("justice", "police", "social") for n in notices(node)] == []
+    assert any(f"({documents} file(s) carried)" in line for line in said)
+    assert any("(the signed result returned)" in line for line in said)

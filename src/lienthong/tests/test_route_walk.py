@@ -64,6 +64,7 @@ ROUTES = {
     "catalog:detail": ("/procedures/1.001193/", ALL_200),
     "portal:mine": ("/dossiers/", SIGNED_IN),
     "portal:lookup": ("/dossiers/lookup/", ALL_200),
+    "portal:communes": ("/dossiers/communes/?commune=home__commune&home__province=01", SIGNED_IN),
     "portal:new": ("/dossiers/new/{procedure}/", SIGNED_IN),
     "portal:detail": ("/dossiers/{dossier}/", OWNER),
     "portal:withdraw": ("/dossiers/{dossier}/withdraw/", POST_ONLY_SIGNED_IN),
@@ -71,9 +72,24 @@ ROUTES = {
     "portal:new-interconnected": ("/dossiers/new/interconnected/{group}/", SIGNED_IN),
     "portal:receipt": ("/dossiers/{dossier}/receipt.pdf", OWNER),
     "portal:delivery": ("/dossiers/{dossier}/delivery/", POST_ONLY_SIGNED_IN),
+    # A later step's result sent back from its node: the walk's dossier has none.
+    "portal:step-result": (
+        "/dossiers/{dossier}/steps/2/result.pdf",
+        {**dict.fromkeys(PERSONAS, 404), "anonymous": "login"},
+    ),
+    "portal:step-result-verify": ("/dossiers/{dossier}/steps/2/verify/", POST_ONLY_SIGNED_IN),
     "portal:rate": ("/dossiers/{dossier}/rating/", OWNER),
     "portal:declaration": ("/dossiers/{dossier}/declaration.pdf", OWNER),
     "portal:sign-declaration": ("/dossiers/{dossier}/declaration/sign/", POST_ONLY_SIGNED_IN),
+    # A declaration's pending signature approved on the phone: its applicant's only.
+    "portal:sign-declaration-wait": (
+        "/dossiers/{dossier}/declaration/sign/none/",
+        {**dict.fromkeys(PERSONAS, 404), "anonymous": "login"},
+    ),
+    "portal:sign-declaration-finish": (
+        "/dossiers/{dossier}/declaration/sign/none/finish/",
+        POST_ONLY_SIGNED_IN,
+    ),
     # Ratings are read by the agency's leaders, administrators and assessors only.
     "portal:rating-agencies": ("/dossiers/ratings/", {**OWNER, "mai": 404}),
     "portal:agency-ratings": ("/dossiers/ratings/{agency}/", {**OWNER, "mai": 404}),
@@ -97,6 +113,23 @@ ROUTES = {
     "backoffice:intake": ("/backoffice/{agency}/intake/", BACKOFFICE),
     "backoffice:intake-form": ("/backoffice/{agency}/intake/{procedure}/", BACKOFFICE),
     "backoffice:receipt": ("/backoffice/{agency}/dossiers/{dossier}/receipt/", BACKOFFICE),
+    "backoffice:attachment": (
+        "/backoffice/{agency}/dossiers/{dossier}/files/{attachment}/",
+        BACKOFFICE,
+    ),
+    # A leader's own signature: leaders only (lan is none); a pending one, its leader's.
+    "backoffice:signature-sms": (
+        "/backoffice/{agency}/dossiers/{dossier}/signature/sms/",
+        {**BACKOFFICE, "lan": 404},
+    ),
+    "backoffice:signature": (
+        "/backoffice/{agency}/dossiers/{dossier}/signature/none/",
+        {**BACKOFFICE, "lan": 404},
+    ),
+    "backoffice:signature-finish": (
+        "/backoffice/{agency}/dossiers/{dossier}/signature/none/finish/",
+        {**BACKOFFICE, "lan": 404},
+    ),
     # A dossier's signed result: its applicant and the agency's officers.
     "dossiers:result": (
         "/results/{dossier}/",
@@ -108,6 +141,9 @@ ROUTES = {
     "identity:sign-in-verify": ("/account/sign-in/verify/", dict.fromkeys(PERSONAS, "login")),
     "identity:sign-out": ("/account/sign-out/", POST_ONLY),
     "identity:activity": ("/account/activity/", SIGNED_IN),
+    "identity:sessions": ("/account/sessions/", SIGNED_IN),
+    "identity:session-end": ("/account/sessions/999999/end/", POST_ONLY_SIGNED_IN),
+    "identity:sessions-end-others": ("/account/sessions/end-others/", POST_ONLY_SIGNED_IN),
     "identity:password-change": ("/account/password/", SIGNED_IN),
     "identity:password-reset": ("/account/password-reset/", ALL_200),
     "identity:password-reset-sent": ("/account/password-reset/sent/", ALL_200),
@@ -138,6 +174,12 @@ ROUTES = {
     "approvals:devices": ("/approvals/devices/", SIGNED_IN),
     "approvals:pair-start": ("/approvals/devices/pair/", SIGNED_IN),
     "approvals:device-revoke": ("/approvals/devices/999999/revoke/", POST_ONLY_SIGNED_IN),
+    "approvals:step-up-start": ("/approvals/step-up/", POST_ONLY_SIGNED_IN),
+    # Nothing waiting: back to the account page.
+    "approvals:step-up-wait": (
+        "/approvals/step-up/wait/",
+        {**dict.fromkeys(PERSONAS, 302), "anonymous": "login"},
+    ),
     "approvals:pair-code": ("/approvals/pair/", ALL_200),
     "approvals:pair-confirm": ("/approvals/pair/confirm/", dict.fromkeys(PERSONAS, 302)),
     "approvals:pair-options": ("/approvals/pair/options/", POST_ONLY),
@@ -273,6 +315,7 @@ def world(db, client, settings, tmp_path):
         "people": {"mai": mai, "binh": binh, "lan": lan, "operator": operator, "nam": nam},
         "values": {
             "dossier": dossier.code,
+            "attachment": dossier.attachments.order_by("pk").first().pk,
             "agency": agency.identifier,
             "procedure": procedure.code,
             "report": ValidationRecord.objects.get().pk,
@@ -325,6 +368,7 @@ GET_ONLY_SIGNED_IN = {**dict.fromkeys(POST_PERSONAS, 405), "anonymous": "login"}
 POST_ROUTES = {
     "portal:mine": ("/dossiers/", GET_ONLY_SIGNED_IN),
     "portal:lookup": ("/dossiers/lookup/", dict.fromkeys(POST_PERSONAS, 200)),  # shown again
+    "portal:communes": ("/dossiers/communes/", GET_ONLY_SIGNED_IN),
     "portal:new": ("/dossiers/new/{procedure}/", SIGNED_IN_POST),
     "portal:detail": ("/dossiers/{dossier}/", GET_ONLY_SIGNED_IN),
     "portal:withdraw": ("/dossiers/{dossier}/withdraw/", OWNER_POST),
@@ -336,9 +380,23 @@ POST_ROUTES = {
     ),
     "portal:receipt": ("/dossiers/{dossier}/receipt.pdf", GET_ONLY_SIGNED_IN),
     "portal:delivery": ("/dossiers/{dossier}/delivery/", OWNER_POST),
+    "portal:step-result": ("/dossiers/{dossier}/steps/2/result.pdf", GET_ONLY_SIGNED_IN),
+    "portal:step-result-verify": (
+        "/dossiers/{dossier}/steps/2/verify/",
+        {**dict.fromkeys(POST_PERSONAS, 404), "anonymous": "login"},
+    ),
     "portal:rate": ("/dossiers/{dossier}/rating/", OWNER_POST),
     "portal:declaration": ("/dossiers/{dossier}/declaration.pdf", GET_ONLY_SIGNED_IN),
     "portal:sign-declaration": ("/dossiers/{dossier}/declaration/sign/", OWNER_POST),
+    "portal:sign-declaration-wait": (
+        "/dossiers/{dossier}/declaration/sign/none/",
+        GET_ONLY_SIGNED_IN,
+    ),
+    # Nobody's pending signature is called "none": the applicant too finds nothing.
+    "portal:sign-declaration-finish": (
+        "/dossiers/{dossier}/declaration/sign/none/finish/",
+        {**dict.fromkeys(POST_PERSONAS, 404), "anonymous": "login"},
+    ),
     "portal:rating-agencies": ("/dossiers/ratings/", GET_ONLY_SIGNED_IN),
     "portal:agency-ratings": ("/dossiers/ratings/{agency}/", {**IN_AGENCY, "lan": 404}),
     "backoffice:agencies": ("/backoffice/", GET_ONLY_SIGNED_IN),
@@ -350,8 +408,24 @@ POST_ROUTES = {
         "/backoffice/{agency}/dossiers/{dossier}/receipt/",
         {**IN_AGENCY, "lan": 405},
     ),
+    "backoffice:attachment": (
+        "/backoffice/{agency}/dossiers/{dossier}/files/{attachment}/",
+        {**IN_AGENCY, "lan": 405},
+    ),
     "backoffice:act": ("/backoffice/{agency}/dossiers/{dossier}/accept/", IN_AGENCY),
     "backoffice:act-other": ("/backoffice/{agency}/dossiers/{dossier}/approve/", IN_AGENCY),
+    "backoffice:signature-sms": (
+        "/backoffice/{agency}/dossiers/{dossier}/signature/sms/",
+        {**IN_AGENCY, "lan": 404},
+    ),
+    "backoffice:signature": (
+        "/backoffice/{agency}/dossiers/{dossier}/signature/none/",
+        {**IN_AGENCY, "lan": 404},
+    ),
+    "backoffice:signature-finish": (
+        "/backoffice/{agency}/dossiers/{dossier}/signature/none/finish/",
+        {**IN_AGENCY, "lan": 404},
+    ),
     "dossiers:result": ("/results/{dossier}/", GET_ONLY_SIGNED_IN),
     # Verifying validates the result and shows the report (a redirect to it).
     "dossiers:result-verify": (

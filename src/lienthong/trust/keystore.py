@@ -592,3 +592,13 @@ def certificate(signing_key: SigningKey) -> x509.Certificate:
 def chain(signing_key: SigningKey) -> list[x509.Certificate]:
     """The issuers of the key's certificate, nearest first (the leaf not included)."""
     return [x509.load_der_x509_certificate(base64.b64decode(c)) for c in signing_key.chain]
+
+
+def check_signing_usage(certificate: x509.Certificate) -> None:
+    """KeyRefused unless ``certificate`` is one for signing documents (not a CA's)."""
+    _check_signing_usage(certificate)
+
+
+def issuers(leaf: x509.Certificate, others: list[x509.Certificate]) -> list[x509.Certificate]:
+    """The issuers of ``leaf`` among ``others``, nearest first, up to a self-signed root."""
+    return _issuers(leaf, others)

@@ -38,21 +38,6 @@ from django.db import transaction
 from django.utils import timezone
 from joserfc import jws
 from joserfc.jwk import ECKey, RSAKey
-from lxml import etree
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.misc import PdfReadError
-from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.sign import fields, signers
-from pyhanko.sign.general import SigningError
-from pyhanko.sign.timestamps import TimestampRequestError
-from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
-from pyhanko.stamp import TextStampStyle
-from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator import errors as path_errors
-from pyhanko_certvalidator.registry import SimpleCertificateStore
-from signxml import SignatureMethod
-from signxml.xades import XAdESSigner
 
 from lienthong.audit import services as audit
 from lienthong.audit.models import AuditRecord
@@ -121,6 +106,13 @@ def sign_pdf(
     optional, page 1 the first and -1 the last, the box in points from the
     bottom left — draws the signer's name and the signing time in a box.
     """
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.misc import PdfReadError
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.general import SigningError
+    from pyhanko.sign.timestamps import TimestampRequestError
+    from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
+
     if level not in PDF_LEVELS:
         raise SigningRefused(
             "unknown_level",
@@ -214,6 +206,8 @@ def sign_pdf(
 
 
 def _next_field_number(writer) -> int:
+    from pyhanko.sign import fields
+
     existing = {name for name, _, _ in fields.enumerate_sig_fields(writer.prev)}
     number = len(existing) + 1
     while f"Signature{number}" in existing:
@@ -223,6 +217,8 @@ def _next_field_number(writer) -> int:
 
 def _validation_context(chain: list[bytes]):
     """Trust as the node trusts: the trust list's roots, revocation required and fetched."""
+    from pyhanko_certvalidator import ValidationContext
+
     return ValidationContext(
         trust_roots=selectors.anchors(),
         other_certs=selectors.other_certificates()
@@ -235,6 +231,8 @@ def _validation_context(chain: list[bytes]):
 
 
 def _certificate_store(chain: list[bytes]):
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
     return SimpleCertificateStore.from_certs([asn1_x509.Certificate.load(der) for der in chain])
 
 
@@ -249,8 +247,10 @@ def _private_key_info(key: SigningKey) -> asn1_keys.PrivateKeyInfo:
     )
 
 
-def _signing_failed(exc: SigningError) -> SigningRefused:
+def _signing_failed(exc: Exception) -> SigningRefused:
     """What stopped pyHanko, told by the path validator's error behind it if there is one."""
+    from pyhanko_certvalidator import errors as path_errors
+
     cause: BaseException | None = exc
     while cause is not None and not isinstance(
         cause, path_errors.PathError | path_errors.ValidationError
@@ -280,6 +280,11 @@ def _signing_failed(exc: SigningError) -> SigningRefused:
 
 
 def _visible_stamp(writer, field_name: str, stamp: dict, signer: str):
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    from pyhanko.pdf_utils.text import TextBoxStyle
+    from pyhanko.sign import fields
+    from pyhanko.stamp import TextStampStyle
+
     pages = int(writer.root["/Pages"]["/Count"])
     try:
         page = int(stamp.get("page", 1))
@@ -343,6 +348,10 @@ def sign_xml(*, actor: Any, key: SigningKey, xml: bytes, source: str = "cli") ->
     DOCTYPE is refused: entities and DTD defaults would let what a reader
     sees differ from what was signed.
     """
+    from lxml import etree
+    from signxml import SignatureMethod
+    from signxml.xades import XAdESSigner
+
     _check_size(xml, MAX_XML_BYTES, "XML")
     _check_usable(key)
     parser = etree.XMLParser(
@@ -579,3 +588,17 @@ def _audit(
             },
             source=source,
         )
+
+
+# --- For the other PDF signers of the node (lienthong.signing: users' remote keys) ---
+
+
+def next_field_number(writer) -> int:
+    """N of the next free ``SignatureN`` field of the document ``writer`` updates."""
+    return _next_field_number(writer)
+
+
+def visible_stamp(writer, field_name: str, stamp: dict, signer: str):
+    """The new field and stamp style of a visible signature, ``stamp`` as in
+    ``sign_pdf``; SigningRefused when it names no page of the document or does not fit."""
+    return _visible_stamp(writer, field_name, stamp, signer)

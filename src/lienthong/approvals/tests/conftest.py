@@ -34,7 +34,8 @@ def approvals_settings(settings, django_db_setup, django_db_blocker):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.IDENTITY_RP_ID = "localhost"
     settings.IDENTITY_ORIGINS = [ORIGIN]
-    # The rate limits live in the cache (which may be the database's).
+    # Some counters live in the cache (which may be the database's); the rate limits
+    # live in lienthong.identity.throttle's store, rolled back with each test.
     with django_db_blocker.unblock():
         cache.clear()
     yield settings

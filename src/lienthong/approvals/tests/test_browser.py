@@ -169,6 +169,11 @@ def sign_in_with_the_phone(computer, phone, hoa) -> None:
     approval.refresh_from_db()
     assert approval.state == State.APPROVED and approval.consumed_at is not None
 
+    # Her sessions: this one (signed in with the phone) is listed and marked.
+    computer.goto("/account/sessions/")
+    assert computer.locator("tr[aria-current] .tag").count() == 1
+    assert_accessible(computer)
+
 
 def approve_a_signature(phone, hoa) -> None:
     approval = services.request_approval(

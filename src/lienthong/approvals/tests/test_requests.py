@@ -360,7 +360,7 @@ def test_the_command_expires_overdue_requests(mai, mai_phone, clock):
     clock.shift(dt.timedelta(minutes=2))
     out = StringIO()
     call_command("approvals", "expire", stdout=out)
-    assert out.getvalue().strip() == "expired 1 request(s)"
+    assert out.getvalue().strip() == "expired 1 request(s), deleted 0 pending signature(s)"
     approval.refresh_from_db()
     assert approval.state == State.EXPIRED
     assert AuditRecord.objects.filter(action="approval_expired", source="command").count() == 1

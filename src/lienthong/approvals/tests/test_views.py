@@ -161,9 +161,23 @@ def test_deny_on_the_phone_is_final(mai, mai_phone):
     assert f"/approvals/app/requests/{approval.pk}/approve/" not in detail
 
 
+def verified(client):
+    """The session as a fresh second-factor check leaves it (step-up)."""
+    from lienthong.identity import sessions
+
+    session = client.session
+    session[sessions.VERIFIED] = sessions.now()
+    session.save()
+
+
 def test_a_revoked_phone_is_unpaired_from_the_account_page(client, mai, mai_phone):
     device, secret, _authenticator = mai_phone
     client.force_login(mai)
+    # Unpairing is a sensitive action: the phone itself can confirm it (below).
+    assert client.post(f"/approvals/devices/{device.pk}/revoke/")["Location"].startswith(
+        "/account/verify/"
+    )
+    verified(client)
     assert client.post(f"/approvals/devices/{device.pk}/revoke/").status_code == 302
     device.refresh_from_db()
     assert device.revoked_at is not None
@@ -279,3 +293,82 @@ def test_without_javascript_the_sign_in_continues_by_the_link_to_the_page_asked_
     assert computer.session["_auth_user_id"] == str(mai.pk)
     # The approval served once: going back to the waiting page signs nobody in again.
     assert computer.get("/approvals/sign-in/wait/")["Location"] == "/account/sign-in/"
+
+
+# --- Step-up: confirming it is you on the phone -----------------------------------------------
+
+
+def test_a_sensitive_action_is_confirmed_on_the_phone(mai, mai_phone):
+    _device, secret, authenticator = mai_phone
+    computer = english_client()
+    computer.force_login(mai)
+    # A paired phone is a way to prove it is her: pairing another one asks for it.
+    asked = computer.get("/approvals/devices/pair/")
+    assert asked["Location"] == "/account/verify/?next=%2Fapprovals%2Fdevices%2Fpair%2F"
+    page = computer.get(asked["Location"]).content.decode()
+    assert 'action="/approvals/step-up/"' in page
+
+    started = computer.post("/approvals/step-up/", {"next": "/approvals/devices/pair/"})
+    assert started["Location"] == "/approvals/step-up/wait/"
+    approval = ApprovalRequest.objects.get(user=mai, kind="step_up")
+    assert approval.summary["action"] == "Pair a phone (/approvals/devices/pair/)"
+    assert set(approval.summary) == {"action", "ip", "browser", "time"}
+    waiting = computer.get("/approvals/step-up/wait/").content.decode()
+    assert 'hx-trigger="every' in waiting and "Pair a phone" in waiting
+    phone = phone_client(secret)
+    assert "Confirm: Pair a phone" in phone.get("/approvals/app/").content.decode()
+    assert computer.get("/approvals/devices/pair/").status_code == 302  # not yet
+
+    approve_on(phone, authenticator, approval)
+    done = computer.get("/approvals/step-up/wait/", HTTP_HX_REQUEST="true")
+    assert done["HX-Redirect"] == "/approvals/devices/pair/"
+    assert computer.get("/approvals/devices/pair/").status_code == 200
+    approval.refresh_from_db()
+    assert approval.consumed_at is not None
+    # Used once: the wait page has nothing more to give.
+    assert computer.get("/approvals/step-up/wait/")["Location"] == "/account/"
+
+
+def test_a_denied_confirmation_verifies_nothing(mai, mai_phone):
+    device, _secret, _authenticator = mai_phone
+    computer = english_client()
+    computer.force_login(mai)
+    computer.post("/approvals/step-up/", {"next": "/account/password/"})
+    approval = ApprovalRequest.objects.get(user=mai, kind="step_up")
+    assert approval.summary["action"] == "Change your password (/account/password/)"
+    services.deny(request_id=approval.pk, device=device, source="test")
+
+    back = computer.get("/approvals/step-up/wait/", follow=True)
+    assert back.redirect_chain[-1][0] == "/account/verify/?next=%2Faccount%2Fpassword%2F"
+    assert "The confirmation was denied on your phone." in back.content.decode()
+    assert computer.get("/account/password/")["Location"].startswith("/account/verify/")
+
+
+def test_a_sign_in_approval_does_not_confirm_an_action(mai, mai_phone):
+    _device, secret, authenticator = mai_phone
+    computer = english_client()
+    computer.force_login(mai)
+    computer.post("/approvals/step-up/", {"next": "https://elsewhere.example/"})
+    step_up = ApprovalRequest.objects.get(user=mai, kind="step_up")
+    # Somewhere else is no place to go back to: the account page is.
+    assert step_up.summary["action"].endswith("(/account/)")
+    sign_in = services.request_approval(
+        user=mai, kind="sign_in", summary={"ip": "1.2.3.4", "browser": "x", "time": "now"}
+    )
+    approve_on(phone_client(secret), authenticator, sign_in)
+    session = computer.session
+    session["approvals_step_up"]["id"] = str(sign_in.pk)
+    session.save()
+    refused = computer.get("/approvals/step-up/wait/")
+    assert refused["Location"].startswith("/account/verify/")
+    assert computer.get("/account/password/")["Location"].startswith("/account/verify/")
+
+
+def test_a_phone_only_user_is_asked_for_a_confirmation_in_json_too(mai, mai_phone):
+    computer = english_client()
+    computer.force_login(mai)
+    response = computer.post(
+        "/account/passkeys/register/options/", "{}", content_type="application/json"
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "verification_required"

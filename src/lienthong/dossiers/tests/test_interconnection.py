@@ -1,4 +1,5 @@
-"""Interconnected procedures: hand-off to the next step's agency and statuses back, each applied once.
+"""Interconnected procedures: hand-off to the next step's agency, with the citizen's files,
+and statuses and signed results back, each applied once.
 
 The node hosts two agencies of the TEST PKI (the exchange tests' set-up):
 the Ministry (000.00.00.G12) stands for the civil-status authority of step 1,
@@ -9,6 +10,8 @@ Envelopes travel through the node's real exchange API, in process.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
 from types import SimpleNamespace
 
 import httpx
@@ -21,9 +24,11 @@ from django.db import close_old_connections, transaction
 from lienthong.catalog.models import AuthorityKind, InterconnectedProcedure, InterconnectedStep
 from lienthong.catalog.tests.factories import ProcedureFactory
 from lienthong.directory.models import Agency
+from lienthong.dossiers import attachments as dossier_files
 from lienthong.dossiers import interconnection, selectors, services
-from lienthong.dossiers.models import AppliedEnvelope, Dossier, Status
+from lienthong.dossiers.models import AppliedEnvelope, Attachment, AttachmentKind, Dossier, Status
 from lienthong.dossiers.tests.conftest import grant, officer
+from lienthong.exchange import attachments as exchange_files
 from lienthong.exchange import delivery
 from lienthong.exchange.envelope import unverified_payload
 from lienthong.exchange.models import AccessRight, InboundMessage, OutboundMessage
@@ -364,3 +369,214 @@ def test_a_handoff_this_node_cannot_apply_is_recorded_with_why(node, payload, ou
     [applied] = carry(node)
     assert (applied.outcome, applied.dossier) == (outcome, None)
     assert not Dossier.objects.exists()
+
+
+# --- Files and results travel with the envelopes -------------------------------------------
+
+
+def a_pdf(title: str) -> bytes:
+    from lienthong.demo.scenario import _pdf
+
+    return _pdf(title, ["Nguyễn Thị Mai"])
+
+
+def attach(dossier: Dossier, content: bytes, name: str) -> Attachment:
+    blob = dossier_files.store_bytes(content, name=name)
+    return Attachment.objects.create(
+        dossier=dossier,
+        kind=AttachmentKind.DOCUMENT,
+        sha256=blob.sha256,
+        size=blob.size,
+        media_type=blob.media_type,
+        original_name=blob.original_name,
+        path=blob.path,
+    )
+
+
+def submitted(node) -> Dossier:
+    return services.submit(
+        actor=node.mai,
+        procedure=node.birth,
+        agency=node.ministry,
+        form_data={},
+        documents={},
+        interconnected=node.chain,
+    )
+
+
+def approved_with_result(staff, prefix: str, dossier: Dossier, pdf: bytes) -> Dossier:
+    """The step's agency accepts, processes and approves with ``pdf`` as the result."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    dossier = services.accept(
+        actor=getattr(staff, f"{prefix}_one_stop_officer"),
+        dossier=dossier,
+        expected_version=dossier.version,
+    )
+    dossier = services.process(
+        actor=getattr(staff, f"{prefix}_specialist"),
+        dossier=dossier,
+        expected_version=dossier.version,
+    )
+    return services.approve(
+        actor=getattr(staff, f"{prefix}_leader"),
+        dossier=dossier,
+        expected_version=dossier.version,
+        result=SimpleUploadedFile("giay-xac-nhan.pdf", pdf, "application/pdf"),
+    )
+
+
+def test_the_citizens_files_go_with_the_handoff_and_the_next_agency_opens_them(node):
+    origin = submitted(node)
+    scan = a_pdf("Giay chung sinh")
+    document = attach(origin, scan, "giay-chung-sinh.pdf")
+
+    decide(node.staff, "tp", origin)
+    handoff = OutboundMessage.objects.get(type="dossier.handoff")
+    envelope = unverified_payload(handoff.token)
+    assert [a["sha256"] for a in envelope["attachments"]] == [document.sha256]
+    assert [a["sha256"] for a in envelope["payload"]["attachments"]] == [document.sha256]
+
+    [applied] = carry(node)
+    assert applied.outcome == "created"
+    [received] = applied.dossier.attachments.all()
+    assert (received.sha256, received.kind, received.original_name) == (
+        document.sha256,
+        AttachmentKind.DOCUMENT,
+        "giay-chung-sinh.pdf",
+    )
+    with dossier_files.open_blob(received.path) as handle:
+        assert handle.read() == scan
+
+
+def inbound(type_: str, payload: dict, *, digests: str = "", sender=MINISTRY, recipient=OFFICE):
+    """A received envelope as the exchange stores it (its checks already passed)."""
+    from django.utils import timezone
+
+    from lienthong.exchange.envelope import uuid7
+
+    now = timezone.now()
+    return InboundMessage.objects.create(
+        envelope_id=uuid7(),
+        type=type_,
+        sender=f"VN:GOV:{sender}:dossiers",
+        recipient=f"VN:GOV:{recipient}:dossiers",
+        correlation_id=payload["origin_code"],
+        created_at=now,
+        received_at=now,
+        token="-",
+        token_sha256="0" * 64,
+        payload=payload,
+        receipt="-",
+        attachment_digests=digests,
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "outcome"),
+    [
+        ("as_sent", "created"),
+        ("not_in_the_envelope", "attachment_missing"),
+        ("not_in_the_store", "attachment_missing"),
+        ("other_size", "attachment_missing"),
+        ("not_a_pdf", "attachment_mismatch"),
+    ],
+)
+def test_a_handoff_whose_file_is_not_here_as_named_is_refused_whole(node, case, outcome):
+    # Content of this test only: the exchange's store may outlive a test.
+    pdf = a_pdf("Giay chung sinh") + b"%" + os.urandom(8).hex().encode()
+    content = b"GIF89a not a pdf " + pdf if case == "not_a_pdf" else pdf
+    sha256 = hashlib.sha256(content).hexdigest()
+    if case != "not_in_the_store":
+        exchange_files.store_bytes(content)
+    size = len(content) + (1 if case == "other_size" else 0)
+    described = {"sha256": sha256, "size": size, "media_type": "application/pdf"}
+    message = inbound(
+        "dossier.handoff",
+        {
+            "origin_code": "000.00.00.G12-261201-0007",
+            "origin": f"VN:GOV:{MINISTRY}:dossiers",
+            "interconnected": node.chain.code,
+            "step": 2,
+            "procedure": node.chain.steps.get(position=2).procedure.code,
+            "channel": 2,
+            "applicant": {"name": "Nguyễn Thị Mai"},
+            "form_data": {},
+            "attachments": [{**described, "name": "giay-chung-sinh.pdf", "kind": "document"}],
+        },
+        digests="" if case == "not_in_the_envelope" else sha256,
+    )
+
+    applied = interconnection.apply(message)
+
+    assert applied.outcome == outcome
+    if outcome == "created":
+        assert [a.sha256 for a in applied.dossier.attachments.all()] == [sha256]
+    else:  # nothing half-applied: no dossier, no file row, no status report
+        assert (Dossier.objects.count(), Attachment.objects.count()) == (0, 0)
+        assert not OutboundMessage.objects.exists()
+
+
+def test_a_step_done_with_a_signed_result_sends_it_back_once(node):
+    origin = decide(node.staff, "tp", submitted(node))
+    step2 = carry(node)[0].dossier
+    carry(node)  # "new" reported
+
+    step2 = approved_with_result(node.staff, "ca", step2, a_pdf("Xac nhan thuong tru"))
+    assert step2.result_id is not None
+    sent = OutboundMessage.objects.filter(sender__contains=OFFICE).order_by("pk")
+    assert [m.type for m in sent][-3:] == ["dossier.status", "dossier.status", "dossier.result"]
+    assert sent.last().attachment_digests == step2.result.sha256
+
+    assert [a.outcome for a in carry(node)] == ["recorded", "recorded", "recorded"]
+    origin.refresh_from_db()
+    assert (origin.status, origin.remote_status) == (Status.DONE, Status.DONE)
+    reported = [e.status_to for e in origin.events.filter(action="step_status")]
+    assert reported == [Status.NEW, Status.ACCEPTED, Status.PROCESSING, Status.DONE]
+    [(position, result)] = interconnection.step_results(origin).items()
+    assert (position, result.sha256, result.kind) == (2, step2.result.sha256, AttachmentKind.RESULT)
+    assert (
+        interconnection.step_result_bytes(result)
+        == dossier_files.full_path(step2.result.path).read_bytes()
+    )
+
+    # Applied again, or the same result in another envelope: nothing more.
+    message = InboundMessage.objects.get(type="dossier.result")
+    assert interconnection.apply(message).outcome == "recorded"
+    again = inbound(
+        "dossier.result",
+        message.payload,
+        digests=message.attachment_digests,
+        sender=OFFICE,
+        recipient=MINISTRY,
+    )
+    assert interconnection.apply(again).outcome == "duplicate"
+    assert origin.attachments.filter(kind=AttachmentKind.RESULT).count() == 1
+    assert origin.events.filter(action="step_status").count() == 4
+
+
+def test_a_result_whose_file_does_not_match_records_nothing_of_it(node):
+    origin = submitted(node)
+    content = b"%PDF-1.7 the result"
+    sha256 = exchange_files.store_bytes(content)
+    message = inbound(
+        "dossier.result",
+        {
+            "origin_code": origin.code,
+            "code": "000.00.00.G22-261201-0001",
+            "step": 2,
+            "status": 9,
+            "reason": "",
+            "at": "2026-12-01T10:00:00+07:00",
+            "result": {"sha256": sha256, "size": len(content) + 5, "media_type": "application/pdf"},
+        },
+        digests=sha256,
+        sender=OFFICE,
+        recipient=MINISTRY,
+    )
+
+    assert interconnection.apply(message).outcome == "attachment_missing"
+    origin.refresh_from_db()
+    assert (origin.remote_status, origin.remote_agency, origin.version) == (None, None, 1)
+    assert not origin.events.filter(action__in=("step_status", "step_result")).exists()
+    assert interconnection.step_results(origin) == {}

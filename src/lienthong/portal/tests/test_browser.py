@@ -37,6 +37,17 @@ BIRTH_GROUP = "LT.900001"  # birth → permanent residence → health-insurance 
 HA_NOI = "01"
 
 
+@pytest.mark.django_db
+def test_the_interconnected_journey_starts_with_birth_registration():
+    # Also makes pytest-django create the test database when this module runs
+    # alone: it sets up only the databases that collected tests ask for.
+    from lienthong.catalog.models import InterconnectedProcedure
+
+    group = InterconnectedProcedure.objects.get(code=BIRTH_GROUP)
+    first = group.steps.order_by("position").first()
+    assert first.procedure.code == BIRTH_REGISTRATION
+
+
 @pytest.fixture
 def thu(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
@@ -147,6 +158,11 @@ def submit_a_birth_registration(page, start: str, commune_code: str) -> None:
     page.fill("#id_mother_id", PERSONAL_ID)
     assert page.input_value("#id_applicant_id") == PERSONAL_ID  # from the account
     page.fill("#id_applicant_address__street", "12 phố Hàng Bạc")
+    # The province first: htmx replaces the commune list with that province's communes.
+    page.select_option("#id_applicant_address__province", HA_NOI)
+    page.locator(f"#id_applicant_address__commune option[value='{commune_code}']").wait_for(
+        state="attached"
+    )
     page.select_option("#id_applicant_address__commune", commune_code)
     page.locator("input[type=file]").first.set_input_files(
         {"name": "to-khai.pdf", "mimeType": "application/pdf", "buffer": PDF}

@@ -21,11 +21,17 @@ def routes(dossier_code: str, procedure_code: str, agency: str = "000.00.00.G12"
         "procedure_code": procedure_code,
         "group_code": GROUP,
         "agency": agency,
+        "position": 2,
+        "reference": "none",
     }
     for pattern in urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
         route = str(pattern.pattern)
-        kwargs = {key: value for key, value in values.items() if f"<str:{key}>" in route}
+        kwargs = {
+            key: value
+            for key, value in values.items()
+            if f"<str:{key}>" in route or f"<int:{key}>" in route
+        }
         yield pattern.name, route, reverse(f"portal:{pattern.name}", kwargs=kwargs)
 
 

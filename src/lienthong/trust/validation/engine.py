@@ -21,10 +21,9 @@ import hashlib
 import io
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import cms, crl, ocsp, pem, x509
-from pyhanko_certvalidator import ValidationContext
 
 from lienthong.trust.validation import certificates
 from lienthong.trust.validation.report import (
@@ -34,6 +33,9 @@ from lienthong.trust.validation.report import (
     ValidationReport,
     overall,
 )
+
+if TYPE_CHECKING:
+    from pyhanko_certvalidator import ValidationContext
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,8 @@ def _crl(der: bytes) -> crl.CertificateList:
 
 
 def _context(job: dict[str, Any], policy: Policy) -> ValidationContext:
+    from pyhanko_certvalidator import ValidationContext
+
     return ValidationContext(
         trust_roots=[_certificate(der) for der in job["anchors"]],
         other_certs=[_certificate(der) for der in job["others"]],

@@ -65,7 +65,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rfc8785
 import structlog
@@ -75,8 +75,6 @@ from django.db import DatabaseError
 from joserfc import errors as jose_errors
 from joserfc import jws
 from joserfc.jwk import ECKey, RSAKey
-from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator import errors as cv_errors
 
 from lienthong.trust import revocation, selectors, signing
 from lienthong.trust.models import TrustedCertificate
@@ -89,6 +87,9 @@ from lienthong.trust.validation.report import (
     SignatureResult,
     ValidationReport,
 )
+
+if TYPE_CHECKING:
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
 logger = structlog.get_logger(__name__)
 
@@ -560,6 +561,11 @@ def _parse_intermediates(leaf: _Leaf, intermediates: list[str]) -> list[asn1_x50
 
 def _attempt(leaf: _Leaf, others, policy: Policy, at, known, anchors, helpers):
     """One path validation: (path or None, the error or None, the context used)."""
+    # Imported here: a process that never validates a chain (a node's set-up,
+    # most CLI commands) does not pay for pyhanko-certvalidator's import.
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    from pyhanko_certvalidator import errors as cv_errors
+
     context = ValidationContext(
         trust_roots=anchors,
         other_certs=helpers,
@@ -593,6 +599,8 @@ def _chain_outcome(
     has answers a pass that neither fetches nor accepts a missing answer runs
     first, and the requested policy only if that pass does not settle it.
     """
+    from pyhanko_certvalidator import errors as cv_errors
+
     _statistics["chain_validations"] += 1
     clock, now = _clock(), dt.datetime.now(dt.UTC)
     others = _parse_intermediates(leaf, intermediates)

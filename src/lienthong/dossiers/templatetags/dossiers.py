@@ -1,0 +1,50 @@
+"""``{% load dossiers %}``: what the dossier lists show on every row, cheaply.
+
+A list page shows twenty rows, each with a status and two times. Django's
+``get_status_display`` rebuilds the whole choices mapping on every call
+(translating all ten labels), and the ``date`` filter reads the format
+machinery per value; these filters give the same text for a fraction of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import template
+from django.utils import timezone
+from django.utils.translation import get_language
+
+from lienthong.dossiers.models import Status
+
+register = template.Library()
+
+# Language -> {status number: label}; the labels are fixed in the code.
+_LABELS: dict[str, dict[int, str]] = {}
+
+
+@register.filter
+def status_label(value: int | None) -> str:
+    """The national status's label in the active language ("" for none)."""
+    if value is None or value == "":
+        return ""
+    language = get_language() or ""
+    labels = _LABELS.get(language)
+    if labels is None:
+        labels = _LABELS[language] = {int(s): str(s.label) for s in Status}
+    return labels.get(int(value), str(value))
+
+
+@register.filter
+def local_datetime(value: dt.datetime | None) -> str:
+    """dd/mm/yyyy HH:MM in the current time zone, as ``date:"d/m/Y H:i"`` writes it."""
+    if not value:
+        return ""
+    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M")
+
+
+@register.filter
+def local_date(value: dt.datetime | None) -> str:
+    """dd/mm/yyyy in the current time zone, as ``date:"d/m/Y"`` writes it."""
+    if not value:
+        return ""
+    return timezone.localtime(value).strftime("%d/%m/%Y")
