@@ -40,11 +40,9 @@ import threading
 import time
 from pathlib import Path
 
-# The sending agency: by default one whose key is ECDSA P-256 (its certificate issued
-# by the harness under the TEST government CA, as for every agency but the TEST PKI's
-# own); --rsa-sender sends as 000.00.00.G12, whose TEST PKI certificate is RSA 2048.
+# The sending agency; its key is ECDSA P-256 (its certificate issued by the harness
+# under the TEST government CA, as for every agency), or RSA 2048 with --rsa-sender.
 MINISTRY, OFFICE = "000.00.00.X04", "000.00.00.G22"
-RSA_MINISTRY = "000.00.00.G12"
 
 
 def serve_pki(directory, listener) -> None:
@@ -282,12 +280,9 @@ def main() -> None:
         "one after another in the same run",
     )
     parser.add_argument(
-        "--rsa-sender", action="store_true", help="send as the TEST PKI's RSA 2048 agency"
+        "--rsa-sender", action="store_true", help="the sending agency signs with RSA 2048"
     )
     options = parser.parse_args()
-    if options.rsa_sender:
-        global MINISTRY
-        MINISTRY = RSA_MINISTRY
     if options.postgres:
         os.environ["DATABASE_URL"] = options.postgres
     else:
@@ -314,7 +309,8 @@ def main() -> None:
         force=True,
     )
     serve_pki(pki.directory, listener)
-    specs = [NodeSpec("a", [MINISTRY]), NodeSpec("b", [OFFICE])]
+    sender_key = "rsa2048" if options.rsa_sender else "p256"
+    specs = [NodeSpec("a", [MINISTRY], key=sender_key), NodeSpec("b", [OFFICE])]
     rights = [(OFFICE, "dossier.*", MINISTRY)]
     database = "PostgreSQL" if options.postgres else "SQLite"
     print(f"two nodes on {database}; Python {sys.version.split()[0]}; {os.cpu_count()} cores")

@@ -51,7 +51,9 @@ class NodeSpec:
     """A node: its name and the agencies it hosts (each gets a signing key).
 
     ``identifier`` (default ``VN:GOV:TEST.{NAME}:node``), ``role``, ``title`` and
-    ``port`` (default: a free one) are for networks that stand for real nodes."""
+    ``port`` (default: a free one) are for networks that stand for real nodes;
+    ``key`` is the kind of its agencies' keys (``p256``, or ``rsa2048`` as older
+    agency certificates are)."""
 
     name: str
     agencies: list[str]
@@ -59,12 +61,13 @@ class NodeSpec:
     role: str = "provincial"
     title: str = ""
     port: int = 0
+    key: str = "p256"
 
 
-def agency_p12(pki, agency: str, folder: Path) -> tuple[Path, str]:
-    """A PKCS#12 file for ``agency``: a P-256 certificate issued now under the TEST
-    government CA, with the agency identifier in its subject (UID) as agency
-    certificates carry it."""
+def agency_p12(pki, agency: str, folder: Path, key: str = "p256") -> tuple[Path, str]:
+    """A PKCS#12 file for ``agency``: a certificate (P-256 unless ``key`` says otherwise)
+    issued now under the TEST government CA, with the agency identifier in its
+    subject (UID) as agency certificates carry it."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -72,7 +75,9 @@ def agency_p12(pki, agency: str, folder: Path) -> tuple[Path, str]:
     from lienthong.trust.tests.signatures import Signer
 
     ca = Signer.from_pki(pki, "government-ca")
-    leaf = certs.issue(f"TEST agency {agency}", issuer=ca.as_issuer(), ca=False, user_id=agency)
+    leaf = certs.issue(
+        f"TEST agency {agency}", issuer=ca.as_issuer(), ca=False, user_id=agency, key=key
+    )
     passphrase = secrets.token_urlsafe(12)
     data = pkcs12.serialize_key_and_certificates(
         b"agency",
@@ -513,7 +518,7 @@ class NodeNetwork:
         """What is this node's own: its agencies' signing keys, its TLS bundle, ``node_setup``."""
         keys = []
         for agency in node.spec.agencies:
-            path, passphrase = agency_p12(self.pki, agency, node.root)
+            path, passphrase = agency_p12(self.pki, agency, node.root, node.spec.key)
             keys.append({"p12": str(path), "passphrase": passphrase, "agency": agency})
         code = textwrap.dedent(
             f"""
