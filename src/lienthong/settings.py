@@ -332,6 +332,7 @@ DOSSIERS_STORAGE_DIR = Path(
     env_str("LIENTHONG_DOSSIERS_STORAGE_DIR", str(DATA_DIR / "dossiers"))
 ).resolve()
 DOSSIERS_NOTIFY_BACKENDS = env_list("LIENTHONG_DOSSIERS_NOTIFY_BACKENDS", ["console"])
+DOSSIERS_PAYMENT_BACKEND = env_str("LIENTHONG_DOSSIERS_PAYMENT_BACKEND", "console")
 
 # --- The directory ----------------------------------------------------------
 # Signed snapshots: the agency whose key signs them (on the central node), how
@@ -419,3 +420,11 @@ SIGNING_TOKEN_SECONDS = env_int("LIENTHONG_SIGNING_TOKEN_SECONDS", 60 * 60)
 SIGNING_TOKEN_MAX_SECONDS = env_int("LIENTHONG_SIGNING_TOKEN_MAX_SECONDS", 12 * 60 * 60)
 SIGNING_PROVIDER = env_choice("LIENTHONG_SIGNING_PROVIDER", ("local", "csc"), "local")
 SIGNING_CSC_URL = env_str("LIENTHONG_SIGNING_CSC_URL", "")
+# How users link their account at that service (docs/signing.md "External provider"):
+# "token" (a token the service gave them, entered once) or "oauth2" (its CSC
+# oauth2/authorize flow, as the client SIGNING_CSC_CLIENT_ID registered there;
+# SIGNING_CSC_OAUTH_URL when its authorization server is elsewhere).
+SIGNING_CSC_LINK = env_choice("LIENTHONG_SIGNING_CSC_LINK", ("token", "oauth2"), "token")
+SIGNING_CSC_OAUTH_URL = env_str("LIENTHONG_SIGNING_CSC_OAUTH_URL", "")
+SIGNING_CSC_CLIENT_ID = env_str("LIENTHONG_SIGNING_CSC_CLIENT_ID", "")
+SIGNING_CSC_CLIENT_SECRET = env_str("LIENTHONG_SIGNING_CSC_CLIENT_SECRET", "")

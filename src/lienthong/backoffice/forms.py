@@ -6,7 +6,17 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from lienthong.dossiers.forms import COMMUNE, STREET, commune_choices, communes
+from lienthong.dossiers.forms import (
+    COMMUNE,
+    PICK,
+    PROVINCE,
+    STREET,
+    add_address,
+    check_address,
+    commune_names,
+    picking,
+    show_communes,
+)
 from lienthong.dossiers.intake import Applicant
 from lienthong.dossiers.models import ResultDelivery
 from lienthong.identity import numbers
@@ -128,6 +138,44 @@ class ReturnForm(ActionForm):
     )
 
 
+class PaymentForm(ActionForm):
+    """The specialist asks for the fee: the catalogue's, or an amount with its reason."""
+
+    note = None  # the reason says it
+    amount = forms.IntegerField(
+        label=_("Amount (VND)"),
+        required=False,
+        min_value=1,
+        max_value=10**12,
+        help_text=_("Empty: the procedure's fee from the catalogue."),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    reason = forms.CharField(
+        label=_("What it is for"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required with an amount; empty: the fee's description in the catalogue."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("amount") and not (data.get("reason") or "").strip():
+            self.add_error("reason", _("Say what the amount is for."))
+        return data
+
+
+class PaidForm(ActionForm):
+    """The one-stop officer records the fee paid at the counter."""
+
+    receipt = forms.CharField(
+        label=_("Receipt number"),
+        required=False,
+        max_length=100,
+        help_text=_("The number of the receipt given to the applicant."),
+    )
+
+
 class CounterForm(forms.Form):
     """Who the paper dossier is for, as the one-stop officer records it from the
     applicant's identity card, and what happens to it now."""
@@ -147,8 +195,6 @@ class CounterForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
     )
     email = forms.EmailField(label=_("Email"), required=False)
-    street = forms.CharField(label=_("House number, street"), required=False, max_length=255)
-    commune = forms.ChoiceField(label=_("Commune or ward"), required=False, choices=())
     create_account = forms.BooleanField(
         label=_("Create an account for the applicant (without a password) if they have none"),
         required=False,
@@ -164,9 +210,21 @@ class CounterForm(forms.Form):
         label=_("The papers are complete: accept the dossier now"), required=False
     )
 
+    # The applicant's address: the province, then its communes (the dossier form's picker).
+    ADDRESS = "address"
+    STREET_KEY, PROVINCE_KEY, COMMUNE_KEY = ADDRESS + STREET, ADDRESS + PROVINCE, ADDRESS + COMMUNE
+    # How the page groups the inputs: who, where (a fieldset), what happens to the dossier.
+    BEFORE_ADDRESS = ("name", "id_number", "phone", "email")
+    AFTER_ADDRESS = ("create_account", "delivery")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["commune"].choices = commune_choices
+        names = add_address(self, self.ADDRESS)
+        # After the email, before what happens to the dossier.
+        self.order_fields([*self.BEFORE_ADDRESS, *names])
+
+    def address_inputs(self) -> list:
+        return [self[name] for name in (self.STREET_KEY, self.PROVINCE_KEY, self.COMMUNE_KEY)]
 
     def clean_id_number(self) -> str:
         value = self.cleaned_data["id_number"].strip()
@@ -178,22 +236,25 @@ class CounterForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if picking(self.data):
+            # "Show its communes" (without JavaScript): not a submission.
+            mine = self.add_prefix(self.ADDRESS + PICK) in self.data
+            show_communes(self, [self.ADDRESS] if mine else [])
+            return cleaned
         if cleaned.get("create_account") and not cleaned.get("id_number"):
             self.add_error("id_number", _("An account needs the personal ID number."))
+        check_address(self, self.ADDRESS, cleaned)
         if cleaned.get("delivery") == ResultDelivery.POST and not (
-            cleaned.get("street") and cleaned.get("commune")
+            cleaned.get(self.STREET_KEY) and cleaned.get(self.COMMUNE_KEY)
         ):
-            self.add_error("street", _("Give the address the result is to be posted to."))
+            self.add_error(self.STREET_KEY, _("Give the address the result is to be posted to."))
         return cleaned
 
     def address(self) -> str:
         """The address written out: street, commune, province."""
-        street = self.cleaned_data.get("street", "")
-        commune = communes().filter(code=self.cleaned_data.get("commune") or "").first()
-        parts = [street] if street else []
-        if commune is not None:
-            parts += [commune.full_name, commune.parent.full_name if commune.parent else ""]
-        return ", ".join(p for p in parts if p)
+        street = self.cleaned_data.get(self.STREET_KEY, "")
+        commune, province = commune_names(self.cleaned_data.get(self.COMMUNE_KEY) or "")
+        return ", ".join(part for part in (street, commune, province) if part)
 
     def applicant(self) -> Applicant:
         data = self.cleaned_data
@@ -214,6 +275,7 @@ class CounterForm(forms.Form):
             "applicant_id": data.get("id_number", ""),
             "applicant_phone": data.get("phone", ""),
             "applicant_email": data.get("email", ""),
-            "applicant_address" + STREET: data.get("street", ""),
-            "applicant_address" + COMMUNE: data.get("commune", ""),
+            "applicant_address" + STREET: data.get(self.STREET_KEY, ""),
+            "applicant_address" + PROVINCE: data.get(self.PROVINCE_KEY, ""),
+            "applicant_address" + COMMUNE: data.get(self.COMMUNE_KEY, ""),
         }

@@ -40,6 +40,8 @@ from lienthong.backoffice.forms import (
     ApproveForm,
     CounterForm,
     DraftForm,
+    PaidForm,
+    PaymentForm,
     ProcessForm,
     ReasonForm,
     ReturnForm,
@@ -146,6 +148,45 @@ ACTIONS = {
                 draft_result=data["draft_result"],
             ),
             file_field="draft_result",
+            # Not from "payment requested" (also a move to processing): "paid" is.
+            available=lambda user, dossier: (
+                dossier.status == Status.ACCEPTED
+                and Role.SPECIALIST in workflow.capacities(user, dossier)
+            ),
+        ),
+        Action(
+            "payment",
+            Status.PAYMENT_REQUESTED,
+            PaymentForm,
+            _("Ask the applicant to pay a fee"),
+            _("Request payment"),
+            _("The applicant was asked to pay; processing goes on once it is paid."),
+            lambda actor, dossier, data: services.request_payment(
+                actor=actor,
+                dossier=dossier,
+                expected_version=data["version"],
+                amount=data["amount"],
+                reason=data["reason"],
+            ),
+        ),
+        Action(
+            "paid",
+            Status.PROCESSING,
+            PaidForm,
+            _("Record the payment made at the counter"),
+            _("Record the payment"),
+            _("The payment was recorded; processing goes on."),
+            lambda actor, dossier, data: services.confirm_payment(
+                actor=actor,
+                dossier=dossier,
+                expected_version=data["version"],
+                receipt=data["receipt"],
+                note=data["note"],
+            ),
+            available=lambda user, dossier: (
+                dossier.status == Status.PAYMENT_REQUESTED
+                and Role.ONE_STOP_OFFICER in workflow.capacities(user, dossier)
+            ),
         ),
         Action(
             "draft",

@@ -12,6 +12,7 @@ from lienthong.dossiers.models import (
     Dossier,
     DossierCounter,
     DossierEvent,
+    Payment,
     SupplementRequest,
 )
 
@@ -37,6 +38,13 @@ class EventInline(ReadOnlyMixin, admin.TabularInline):
 class SupplementInline(ReadOnlyMixin, admin.TabularInline):
     model = SupplementRequest
     fields = ["requested_at", "reason", "answered_at"]
+    readonly_fields = fields
+    extra = 0
+
+
+class PaymentInline(ReadOnlyMixin, admin.TabularInline):
+    model = Payment
+    fields = ["requested_at", "amount", "reason", "backend", "reference", "paid_at", "receipt"]
     readonly_fields = fields
     extra = 0
 
@@ -71,7 +79,7 @@ class DossierAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "applicant",
         "remote_agency",
     ]
-    inlines = [EventInline, SupplementInline, AttachmentInline]
+    inlines = [EventInline, SupplementInline, PaymentInline, AttachmentInline]
 
 
 @admin.register(DossierCounter)

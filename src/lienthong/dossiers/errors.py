@@ -19,6 +19,16 @@ MESSAGES = {
     ),
     "reason_required": _("Give the reason for this decision."),
     "use_answer_supplement": _("A supplement request is answered with the missing documents."),
+    "use_confirm_payment": _(
+        "A dossier waiting for a payment goes on once the payment is recorded."
+    ),
+    "amount_required": _(
+        "Give the amount to pay: the catalogue lists no fee with an amount for this procedure."
+    ),
+    "payment_not_requested": _("No payment is awaited for this dossier, or not this one."),
+    "payment_mismatch": _("The amount paid is not the amount asked for."),
+    "payment_unverified": _("The payment could not be verified; nothing was recorded."),
+    "payment_unavailable": _("The payment service cannot be reached now: try again later."),
     "documents_missing": _("A required document is missing."),
     "no_next_agency": _("No agency of the directory can take the next step of this dossier."),
     "attachment_unavailable": _(

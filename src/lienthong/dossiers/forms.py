@@ -130,11 +130,6 @@ def _by_province() -> dict[str, tuple[str, list[tuple[str, str]]]]:
     return _kept("table:" + (get_language() or ""), build)
 
 
-def commune_choices() -> list:
-    """Every commune, grouped by province (one list for the whole country)."""
-    return [("", _("— choose —")), *_by_province().values()]
-
-
 def province_choices() -> list:
     return [("", _("— choose —")), *((code, row[0]) for code, row in _by_province().items())]
 
@@ -179,6 +174,88 @@ class ProvinceSelect(forms.Select):
         return context
 
 
+def add_address(form: forms.Form, key: str) -> list[str]:
+    """Add the inputs of the address ``key`` to ``form``: the street, the province,
+    then that province's communes (the picker). The province's list replaces the
+    commune list through ``portal:communes`` with htmx, or through its button
+    without JavaScript. The dossier form and the counter's applicant form both
+    use it; the names end in ``STREET``, ``PROVINCE`` and ``COMMUNE``, as the
+    picker's endpoint expects. Returns the inputs' names."""
+    form.fields[key + STREET] = forms.CharField(
+        label=_("House number, street"), required=False, max_length=255
+    )
+    commune_name = form.add_prefix(key + COMMUNE)
+    province_name = form.add_prefix(key + PROVINCE)
+    source = form.data if form.is_bound else form.initial
+    commune = source.get(commune_name if form.is_bound else key + COMMUNE) or ""
+    province = source.get(province_name if form.is_bound else key + PROVINCE) or ""
+    province = province or _commune_index().get(str(commune), "")
+    form.fields[key + PROVINCE] = forms.ChoiceField(
+        label=_("Province or city"),
+        required=False,
+        choices=province_choices,
+        initial=province or None,
+        widget=ProvinceSelect(
+            attrs={
+                "hx-get": reverse("portal:communes"),
+                "hx-trigger": "change",
+                "hx-target": "#" + (form.auto_id or "id_%s") % commune_name,
+                "hx-swap": "outerHTML",
+                "hx-vals": json.dumps({"commune": commune_name}),
+            }
+        ),
+    )
+    # Callables: the lists are built when the form is shown, not to check a POST.
+    form.fields[key + COMMUNE] = CommuneField(
+        label=_("Commune or ward"),
+        required=False,
+        choices=functools.partial(communes_of, str(province)),
+    )
+    return [key + STREET, key + PROVINCE, key + COMMUNE]
+
+
+def picking(data: Any) -> bool:
+    """Whether the POST is a "Show its communes" button of any address of the page
+    (without JavaScript): not a submission, only the form back with the communes."""
+    return any(str(name).endswith(PICK) for name in (data or {}))
+
+
+def check_address(form: forms.Form, key: str, cleaned: dict[str, Any]) -> None:
+    """A commune chosen must be in the province chosen (when one is)."""
+    commune = cleaned.get(key + COMMUNE) or ""
+    province = cleaned.get(key + PROVINCE) or ""
+    if commune and province and _commune_index().get(commune) != province:
+        form.add_error(
+            key + COMMUNE,
+            ValidationError(
+                _("This commune or ward is not in the chosen province or city."),
+                code="commune_not_in_province",
+            ),
+        )
+
+
+def show_communes(form: forms.Form, keys: list[str]) -> None:
+    """The form comes back with the communes of the province chosen for each
+    address in ``keys``; nothing else is judged yet."""
+    form._errors.clear()
+    for key in keys:
+        form.add_error(
+            key + COMMUNE,
+            ValidationError(
+                _("Now choose the commune or ward in the list of this province."),
+                code="choose_commune",
+            ),
+        )
+
+
+def commune_names(code: str) -> tuple[str, str]:
+    """A commune's full name and its province's, for an address written out."""
+    row = _by_province().get(_commune_index().get(code or "", ""))
+    if row is None:
+        return "", ""
+    return next((name for found, name in row[1] if found == code), ""), row[0]
+
+
 class DossierForm(forms.Form):
     """The declaration and the documents of one procedure, for one receiving agency.
 
@@ -214,43 +291,30 @@ class DossierForm(forms.Form):
                 widget=forms.ClearableFileInput(attrs={"accept": ",".join(f".{t}" for t in types)}),
             )
             self.documents.append((document, name))
+        self._ask_files_again()
+
+    def _ask_files_again(self) -> None:
+        """A page sent back (the communes of a province without JavaScript, or an
+        error) cannot keep the files chosen: no browser fills a file input in again.
+        Next to each such input the applicant reads which file to choose again."""
+        if not self.is_bound or not self.files:
+            return
+        for _document, name in self.documents:
+            upload = self.files.get(self.add_prefix(name))
+            if upload is None:
+                continue
+            field = self.fields[name]
+            again = _("Choose “%(name)s” again: files are not kept when the page comes back.") % {
+                "name": upload.name
+            }
+            field.help_text = f"{again} {field.help_text}"
 
     def _add_field(self, definition: FormField, applicant: Applicant | None) -> Entry:
         key = definition.key
         label = definition.localized_label
         entry = Entry(definition)
         if definition.kind == FieldKind.ADDRESS:
-            self.fields[key + STREET] = forms.CharField(
-                label=_("House number, street"), required=False, max_length=255
-            )
-            commune_name = self.add_prefix(key + COMMUNE)
-            province_name = self.add_prefix(key + PROVINCE)
-            source = self.data if self.is_bound else self.initial
-            commune = source.get(commune_name if self.is_bound else key + COMMUNE) or ""
-            province = source.get(province_name if self.is_bound else key + PROVINCE) or ""
-            province = province or _commune_index().get(str(commune), "")
-            self.fields[key + PROVINCE] = forms.ChoiceField(
-                label=_("Province or city"),
-                required=False,
-                choices=province_choices,
-                initial=province or None,
-                widget=ProvinceSelect(
-                    attrs={
-                        "hx-get": reverse("portal:communes"),
-                        "hx-trigger": "change",
-                        "hx-target": "#" + (self.auto_id or "id_%s") % commune_name,
-                        "hx-swap": "outerHTML",
-                        "hx-vals": json.dumps({"commune": commune_name}),
-                    }
-                ),
-            )
-            # Callables: the lists are built when the form is shown, not to check a POST.
-            self.fields[key + COMMUNE] = CommuneField(
-                label=_("Commune or ward"),
-                required=False,
-                choices=functools.partial(communes_of, str(province)),
-            )
-            entry.names = [key + STREET, key + PROVINCE, key + COMMUNE]
+            entry.names = add_address(self, key)
             return entry
         attrs = dict(INPUT_ATTRS.get(definition.kind, {}))
         if definition.required:
@@ -281,18 +345,11 @@ class DossierForm(forms.Form):
             for entry in self.entries
             if self.add_prefix(entry.definition.key + PICK) in self.data
         ]
-        if picks:
+        if picks or picking(self.data):
             # Not a submission: the form comes back with the chosen province's
-            # communes, and nothing else is judged yet.
-            self._errors.clear()
-            for key in picks:
-                self.add_error(
-                    key + COMMUNE,
-                    ValidationError(
-                        _("Now choose the commune or ward in the list of this province."),
-                        code="choose_commune",
-                    ),
-                )
+            # communes (of this form's address, or of another form of the page),
+            # and nothing else is judged yet.
+            show_communes(self, picks)
             return cleaned
         for document, name in self.documents:
             upload = cleaned.get(name)
@@ -308,7 +365,7 @@ class DossierForm(forms.Form):
                 )
         for entry in self.entries:
             if entry.definition.kind == FieldKind.ADDRESS:
-                self._check_address(entry.definition.key, cleaned)
+                check_address(self, entry.definition.key, cleaned)
         declaration = self.declaration()
         cleaned["declaration"] = declaration
         if self.errors:
@@ -322,19 +379,6 @@ class DossierForm(forms.Form):
             except ValidationError as exc:
                 self.add_declaration_errors(exc)
         return cleaned
-
-    def _check_address(self, key: str, cleaned: dict[str, Any]) -> None:
-        """A commune chosen must be in the province chosen (when one is)."""
-        commune = cleaned.get(key + COMMUNE) or ""
-        province = cleaned.get(key + PROVINCE) or ""
-        if commune and province and _commune_index().get(commune) != province:
-            self.add_error(
-                key + COMMUNE,
-                ValidationError(
-                    _("This commune or ward is not in the chosen province or city."),
-                    code="commune_not_in_province",
-                ),
-            )
 
     def declaration(self) -> dict[str, Any]:
         """The values as the dossiers service takes them (an address as a mapping)."""

@@ -247,6 +247,11 @@ class Dossier(models.Model):
         now = now or timezone.now()
         return now <= self.due_at <= due_soon_limit(now, calendar=calendar)
 
+    @property
+    def payment_due(self) -> Payment | None:
+        """The fee the agency asked for and that is not paid yet (one at most)."""
+        return self.payments.filter(paid_at__isnull=True).first()
+
     def timeliness(self) -> str | None:
         """``on_time`` or ``overdue`` once decided (decision time against the deadline);
         None while undecided or when there is no deadline."""
@@ -369,6 +374,67 @@ class SupplementRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dossier_id} {self.requested_at:%d/%m/%Y}"
+
+
+class Payment(models.Model):
+    """A fee the agency asked the applicant to pay (status 6, "payment requested"),
+    and how it was paid: online through a payment backend (``payments.py``), or at
+    the counter, recorded by a one-stop officer. At most one is unpaid per dossier.
+
+    ``backend`` and ``reference`` name the payment at the backend: while the
+    applicant pays, the attempt under way (a new attempt replaces it); once paid,
+    the one that was confirmed, with the backend's own ``receipt`` number."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="payments")
+    amount = models.PositiveBigIntegerField(_("amount (VND)"))
+    reason = models.TextField(_("what it is for"))
+    requested_at = models.DateTimeField(_("requested at"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    backend = models.CharField(_("payment backend"), max_length=60, blank=True)
+    reference = models.CharField(_("payment reference"), max_length=100, blank=True)
+    started_at = models.DateTimeField(_("payment started at"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    receipt = models.CharField(_("receipt number"), max_length=100, blank=True)
+    # The one-stop officer who took a payment at the counter (empty for one made online).
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["requested_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dossier"],
+                condition=models.Q(paid_at__isnull=True),
+                name="dossiers_one_unpaid_payment",
+            ),
+            models.UniqueConstraint(
+                fields=["backend", "reference"],
+                condition=~models.Q(reference=""),
+                name="dossiers_payment_reference_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id} {self.amount} VND"
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_at is not None
 
 
 class AttachmentKind(models.TextChoices):

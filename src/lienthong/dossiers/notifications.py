@@ -9,6 +9,9 @@ short name or dotted path to a ``Backend`` subclass:
 - ``sms``: sends a text through the identity app's SMS gateway (``IDENTITY_SMS_BACKEND``);
 - ``memory``: keeps notices in ``MemoryBackend.outbox`` (tests).
 
+The notice of a payment requested (status 6) says the amount, what it is for and
+how to pay (``payment_text``).
+
 Services call ``notify_on_commit``: nothing is sent for a change that rolls
 back, and a failing backend is logged, never allowed to undo the change.
 
@@ -134,14 +137,33 @@ def notice_for(dossier, status: int | None = None, *, step=None) -> Notice:
                 "position": step.position,
                 "procedure": procedure.name,
             }
+        text = f"{where}: {text}"
+        if number == PAYMENT_REQUESTED and step is None:
+            text = f"{text} {payment_text(dossier)}".rstrip()
         return Notice(
             code=dossier.code,
             status=number,
             email=dossier.applicant_email,
             phone=dossier.applicant_phone,
             subject=subject,
-            text=f"{where}: {text}",
+            text=text,
         )
+
+
+PAYMENT_REQUESTED = 6
+
+
+def payment_text(dossier) -> str:
+    """What the applicant is asked to pay, and how (in the active language): the
+    amount and what it is for, online on her dossier's page or at the counter."""
+    payment = dossier.payment_due
+    if payment is None:
+        return ""
+    amount = f"{payment.amount:,}".replace(",", ".")
+    return _(
+        "Amount to pay: %(amount)s VND (%(reason)s). Pay it online on your dossier's page, "
+        "or at the agency's one-stop desk."
+    ) % {"amount": amount, "reason": payment.reason}
 
 
 def send(notice: Notice) -> None:

@@ -178,16 +178,44 @@ LEADER_REFUSALS = frozenset(
         "no_signing_credential",
         "credential_not_usable",
         "unknown_credential",
+        # With an external signing service: the leader's account there is not
+        # linked, its link ended, or the service refused the leader's token.
+        "provider_not_linked",
+        "provider_link_expired",
+        "provider_no_phone_approval",
+        "invalid_token",
     }
 )
 
 
-def personal_credential(actor: Any):
-    """The leader's newest signing credential usable now (lienthong.signing), or None."""
-    from lienthong.signing import selectors as signing
+def personal_credential(actor: Any, *, strict: bool = False):
+    """The leader's newest signing credential usable now, or None: this node's
+    (lienthong.signing), or with an external signing service
+    (``LIENTHONG_SIGNING_PROVIDER=csc``) the service's, for the leader's linked
+    account. ``strict``: a refusal of the service (not linked, unreachable) is
+    raised as SigningRefused instead of None."""
+    from lienthong.signing import providers
+    from lienthong.signing.errors import SigningRefused
 
-    usable = signing.usable_credentials_of(actor) if getattr(actor, "pk", None) else []
+    try:
+        usable = providers.usable_credentials(actor)
+    except SigningRefused:
+        if strict:
+            raise
+        return None
     return usable[-1] if usable else None
+
+
+def _no_phone_approval(actor: Any, dossier: Dossier) -> ResultRefused:
+    # An approval on the phone paired with this node authorises this node's keys
+    # only: an external signing service authorises with its own one-time codes.
+    return _signing_refused(
+        actor=actor,
+        dossier=dossier,
+        code="provider_no_phone_approval",
+        vi="Khóa ký của bạn ở dịch vụ ký số từ xa: hãy ký bằng mã xác thực một lần.",
+        en="Your signing key is at the remote signing service: sign with a one-time code.",
+    )
 
 
 def personal_purpose(dossier: Dossier) -> str:
@@ -255,7 +283,7 @@ class PersonalSignature:
 
     def sign(self, *, actor: Any, dossier: Dossier, pdf: bytes, stamp_text: str) -> SignedPdf:
         from lienthong.signing import pdf as remote
-        from lienthong.signing import selectors as signing
+        from lienthong.signing import providers
         from lienthong.signing.errors import SigningRefused
 
         agency = dossier.current_agency
@@ -269,7 +297,7 @@ class PersonalSignature:
                         "Văn bản kết quả đã thay đổi từ khi yêu cầu ký; hãy ký lại.",
                         "The result document changed since the signature was asked; sign again.",
                     )
-                credential = signing.credential_for(actor, pending.credential_id)
+                credential = providers.credential_for(actor, pending.credential_id)
                 if credential is None:
                     raise _no_credential(actor, dossier)
                 content = remote.finish_pending_signature(
@@ -281,7 +309,7 @@ class PersonalSignature:
                 )
                 level = pending.level
             else:
-                credential = self.credential or personal_credential(actor)
+                credential = self.credential or personal_credential(actor, strict=True)
                 if credential is None:
                     raise _no_credential(actor, dossier)
                 content = remote.sign_pdf(
@@ -333,6 +361,7 @@ def request_personal_signature(
     """
     from lienthong.approvals import services as approvals
     from lienthong.signing import pdf as remote
+    from lienthong.signing import providers
     from lienthong.signing.errors import SigningRefused
 
     current = Dossier.objects.select_related("current_agency", "procedure").get(pk=dossier.pk)
@@ -350,6 +379,8 @@ def request_personal_signature(
             pdf = handle.read()
         name = row.original_name
     check_pdf(pdf)
+    if providers.is_external():
+        raise _no_phone_approval(actor, current)
     credential = personal_credential(actor)
     if credential is None:
         raise _no_credential(actor, current)

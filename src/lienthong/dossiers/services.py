@@ -41,6 +41,7 @@ from lienthong.dossiers.models import (
     Channel,
     Dossier,
     DossierEvent,
+    Payment,
     ResultDelivery,
     Status,
     SupplementRequest,
@@ -363,7 +364,7 @@ def transition(
 
     Raises IllegalTransition / DossierConflict (``illegal_transition``,
     ``not_allowed``, ``reason_required``, ``stale_dossier``,
-    ``use_answer_supplement``). Returns the dossier as stored, with its new
+    ``use_answer_supplement``, ``use_confirm_payment``). Returns the dossier as stored, with its new
     version. The named services below (``accept``, ``approve``, …) call it and
     write what goes with their move.
     """
@@ -373,6 +374,10 @@ def transition(
         )
     if to == Status.DONE:
         return approve(actor=actor, dossier=dossier, expected_version=expected_version, note=note)
+    if to == Status.PAYMENT_REQUESTED:
+        return request_payment(
+            actor=actor, dossier=dossier, reason=reason, expected_version=expected_version
+        )
     return _transition(
         actor=actor,
         dossier=dossier,
@@ -393,6 +398,7 @@ def _transition(
     note: str = "",
     before=None,
     answering: bool = False,
+    paying: bool = False,
 ) -> Dossier:
     """Move ``dossier`` to status ``to`` if the state machine lets ``actor`` do it
     and nobody changed it since they read ``expected_version``.
@@ -409,6 +415,9 @@ def _transition(
         status_from = current.status
         if status_from == Status.SUPPLEMENT_REQUESTED and to != Status.STOPPED and not answering:
             raise DossierConflict("use_answer_supplement", status_from=status_from, status_to=to)
+        if status_from == Status.PAYMENT_REQUESTED and not paying:
+            # Only a payment recorded (online, or at the counter) ends the wait.
+            raise DossierConflict("use_confirm_payment", status_from=status_from, status_to=to)
         now = timezone.now()
         changes: dict[str, Any] = dict(before(current, now) or {}) if before else {}
         if status_from == Status.SUPPLEMENT_REQUESTED:
@@ -676,27 +685,158 @@ def propose(*, actor: Any, dossier: Dossier, note: str, expected_version: int) -
     return current
 
 
-def request_payment(*, actor: Any, dossier: Dossier, reason: str, expected_version: int) -> Dossier:
-    """A specialist asks for a fee to be paid before processing goes on."""
-    return transition(
+def catalogue_fee(procedure: Procedure) -> tuple[int | None, str]:
+    """The fee the catalogue lists for ``procedure`` (the sum of its fees) and what it
+    is for; None when there is nothing to ask (no fee, all free) or when a fee's
+    amount is set by each province (the officer then types the amount)."""
+    fees = list(procedure.fees.all())
+    if not fees or any(fee.amount is None for fee in fees):
+        return None, ""
+    total = sum(fee.amount for fee in fees)
+    if total <= 0:
+        return None, ""
+    return total, "; ".join(fee.description for fee in fees if fee.amount)
+
+
+def request_payment(
+    *,
+    actor: Any,
+    dossier: Dossier,
+    expected_version: int,
+    amount: int | None = None,
+    reason: str = "",
+) -> Dossier:
+    """A specialist asks for a fee to be paid before processing goes on: ``amount``
+    (VND) with the ``reason``, or by default the procedure's fee from the catalogue
+    (its description is the reason). The applicant is told the amount; the dossier
+    goes back to processing once it is paid (``payments.confirm``, ``confirm_payment``).
+
+    Refused (409): ``amount_required`` (no amount and no catalogue fee, or an
+    amount that is not positive), and every refusal of ``transition``."""
+    if amount is None:
+        amount, described = catalogue_fee(dossier.procedure)
+        if amount is None:
+            raise DossierConflict("amount_required", status_from=dossier.status)
+        reason = reason.strip() or described
+    elif amount <= 0:
+        raise DossierConflict("amount_required", status_from=dossier.status)
+
+    def open_payment(current: Dossier, now: dt.datetime) -> dict:
+        Payment.objects.create(
+            dossier=current,
+            amount=amount,
+            reason=reason.strip(),
+            requested_at=now,
+            requested_by=_user(actor),
+        )
+        return {}
+
+    return _transition(
         actor=actor,
         dossier=dossier,
         to=Status.PAYMENT_REQUESTED,
         reason=reason,
+        note=f"{format_vnd(amount)} VND",
         expected_version=expected_version,
+        before=open_payment,
     )
 
 
-def confirm_payment(
-    *, actor: Any, dossier: Dossier, expected_version: int, note: str = ""
+def format_vnd(amount: int) -> str:
+    """150000 -> "150.000" (the Vietnamese thousands separator)."""
+    return f"{amount:,}".replace(",", ".")
+
+
+def record_payment(
+    *,
+    actor: Any,
+    dossier: Dossier,
+    backend: str,
+    reference: str,
+    amount: int,
+    receipt: str = "",
+    note: str = "",
+    expected_version: int | None = None,
 ) -> Dossier:
-    """A one-stop officer records the payment; processing goes on."""
-    return transition(
+    """Record that the fee asked was paid and let processing go on, in one transaction:
+    the payment (amount, backend, reference, receipt, time), the move back to 4
+    processing, the event, the audit record. ``actor`` is ``payment:<backend>`` (a
+    backend's verified confirmation, ``payments.confirm``) or the one-stop officer
+    who took the money at the counter (``confirm_payment``).
+
+    Refused (409): ``payment_not_requested`` (nothing is waiting to be paid, or the
+    reference is not the payment under way), ``payment_mismatch`` (another amount),
+    and every refusal of ``transition``."""
+    with transaction.atomic():
+        payment = (
+            Payment.objects.select_for_update()
+            .filter(dossier=dossier, paid_at__isnull=True)
+            .first()
+        )
+        if payment is None or (backend != COUNTER and payment.reference != reference):
+            raise DossierConflict("payment_not_requested", status_from=dossier.status)
+        if amount != payment.amount:
+            raise DossierConflict("payment_mismatch", status_from=dossier.status)
+        if expected_version is None:
+            expected_version = Dossier.objects.values_list("version", flat=True).get(pk=dossier.pk)
+
+        def paid(current: Dossier, now: dt.datetime) -> dict:
+            payment.backend = backend
+            if backend != COUNTER:  # a counter's receipt numbers are the agency's own
+                payment.reference = reference
+            payment.receipt = receipt
+            payment.paid_at = now
+            payment.recorded_by = _user(actor)
+            payment.save(
+                update_fields=["backend", "reference", "receipt", "paid_at", "recorded_by"]
+            )
+            audit.record(
+                actor=actor,
+                action="payment_received",
+                obj=current,
+                changes={
+                    "payment": payment.pk,
+                    "amount": payment.amount,
+                    "backend": backend,
+                    "reference": reference,
+                    "receipt": receipt,
+                },
+                source=SOURCE,
+            )
+            return {}
+
+        return _transition(
+            actor=actor,
+            dossier=dossier,
+            to=Status.PROCESSING,
+            expected_version=expected_version,
+            note=note or f"{format_vnd(amount)} VND",
+            before=paid,
+            paying=True,
+        )
+
+
+# The backend name of a payment taken at the counter.
+COUNTER = "counter"
+
+
+def confirm_payment(
+    *, actor: Any, dossier: Dossier, expected_version: int, receipt: str = "", note: str = ""
+) -> Dossier:
+    """A one-stop officer records the fee paid at the counter (with the number of the
+    receipt they gave); processing goes on."""
+    payment = dossier.payment_due
+    if payment is None:
+        raise DossierConflict("payment_not_requested", status_from=dossier.status)
+    return record_payment(
         actor=actor,
         dossier=dossier,
-        to=Status.PROCESSING,
-        expected_version=expected_version,
+        backend=COUNTER,
+        reference="",
+        receipt=receipt.strip(),
+        amount=payment.amount,
         note=note,
+        expected_version=expected_version,
     )
 
 

@@ -10,12 +10,13 @@ from                 to                       who                       service
 2 accepted           4 processing             specialist                ``process``
 2 accepted           7 withdrawn              applicant                 ``withdraw``
 4 processing         5 supplement requested   specialist                ``request_supplement``
-4 processing         6 payment requested      specialist                ``transition``
+4 processing         6 payment requested      specialist                ``request_payment``
 4 processing         9 done                   leader                    ``approve``
 4 processing         8 stopped                leader                    ``stop`` (reason)
 5 supplement req.    1 new / 4 processing     applicant, one-stop off.  ``answer_supplement``
 5 supplement req.    8 stopped                leader                    ``stop`` (reason)
-6 payment requested  4 processing             one-stop officer          ``transition``
+6 payment requested  4 processing             payment backend,          ``record_payment``
+                                             one-stop officer          (``confirm_payment``)
 9 done               10 result returned       one-stop officer          ``return_result``
 ===================  =======================  ========================  ==========================
 
@@ -24,6 +25,12 @@ no specialist has started on it; once processing started, the agency has spent
 work on it and only a leader may stop it. An answered supplement request sends
 the dossier back to where it was asked (new at intake, processing otherwise).
 3 rejected, 7 withdrawn, 8 stopped and 10 result returned are final.
+
+Payment: a specialist asks for the procedure's fee (or an amount, with the
+reason); the dossier goes back to processing once it is paid, and only then: a
+payment backend's verified confirmation (``payments.confirm``, acting as
+``payment:<backend>``) or a one-stop officer who took the money at the counter
+(``confirm_payment``). The applicant pays; she does not move the dossier herself.
 
 Officers act for the agency that holds the dossier now (``current_agency``). A
 citizen's dossier routed from here to a first step's agency on another node is
@@ -42,6 +49,9 @@ from lienthong.dossiers.models import Status
 from lienthong.identity.models import OfficerRole, Role
 
 APPLICANT = "applicant"
+# A payment backend's verified confirmation (the actor ``payment:<backend>``).
+PAYMENT = "payment"
+PAYMENT_PREFIX = "payment:"
 
 # (from, to) -> who may make that move.
 TRANSITIONS: dict[tuple[Status, Status], frozenset[str]] = {
@@ -58,7 +68,7 @@ TRANSITIONS: dict[tuple[Status, Status], frozenset[str]] = {
     (Status.SUPPLEMENT_REQUESTED, Status.NEW): frozenset({APPLICANT, Role.ONE_STOP_OFFICER}),
     (Status.SUPPLEMENT_REQUESTED, Status.PROCESSING): frozenset({APPLICANT, Role.ONE_STOP_OFFICER}),
     (Status.SUPPLEMENT_REQUESTED, Status.STOPPED): frozenset({Role.LEADER}),
-    (Status.PAYMENT_REQUESTED, Status.PROCESSING): frozenset({Role.ONE_STOP_OFFICER}),
+    (Status.PAYMENT_REQUESTED, Status.PROCESSING): frozenset({PAYMENT, Role.ONE_STOP_OFFICER}),
     (Status.DONE, Status.RESULT_RETURNED): frozenset({Role.ONE_STOP_OFFICER}),
 }
 
@@ -110,19 +120,28 @@ def relayed_by(dossier: Any) -> str:
     return f"exchange:{dossier.origin_member}" if dossier.origin_member else ""
 
 
+def paid_through(backend: str) -> str:
+    """The actor of a move a payment backend's verified confirmation makes."""
+    return PAYMENT_PREFIX + backend
+
+
 def capacities(actor: Any, dossier: Any) -> set[str]:
     """In which capacities ``actor`` may act on ``dossier``: ``applicant`` when it is
     their dossier, and each officer role they hold in the agency holding it.
 
     Nobody acts here on a dossier held elsewhere. For a step's dossier received from
     another node, its originating agency (an ``exchange:…`` actor, the envelope's
-    verified sender) acts as the applicant: the applicant has no account here."""
+    verified sender) acts as the applicant: the applicant has no account here. A
+    payment backend (``payment:<backend>``, only ever passed by ``payments.confirm``
+    after it verified the backend's confirmation) confirms a payment."""
     found: set[str] = set()
     if held_elsewhere(dossier):
         return found
     if isinstance(actor, str):
         if actor and actor == relayed_by(dossier):
             found.add(APPLICANT)
+        if actor.startswith(PAYMENT_PREFIX) and len(actor) > len(PAYMENT_PREFIX):
+            found.add(PAYMENT)
         return found
     if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
         return found

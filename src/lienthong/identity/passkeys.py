@@ -16,30 +16,44 @@ multi-factor sign-in.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
 import json
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
     options_to_json,
-    verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import parse_authentication_credential_json
+from webauthn.helpers import (
+    bytes_to_base64url,
+    decode_credential_public_key,
+    decoded_public_key_to_cryptography,
+    parse_authentication_credential_json,
+    parse_authenticator_data,
+    parse_client_data_json,
+    verify_signature,
+)
 from webauthn.helpers.exceptions import (
     InvalidAuthenticationResponse,
     InvalidJSONStructure,
     InvalidRegistrationResponse,
 )
 from webauthn.helpers.structs import (
+    AuthenticationCredential,
     AuthenticatorSelectionCriteria,
+    ClientDataType,
     PublicKeyCredentialDescriptor,
     ResidentKeyRequirement,
+    TokenBindingStatus,
     UserVerificationRequirement,
 )
 
@@ -185,7 +199,200 @@ def register(
     return passkey
 
 
-@transaction.atomic
+@functools.lru_cache(maxsize=1024)
+def _public_key(cose_key: bytes) -> tuple[Any, Any]:
+    """The stored COSE key as (COSE algorithm, ``cryptography`` public key).
+
+    Decoding the CBOR and building the key object from its coordinates (which
+    checks the point) is done once: a passkey's key never changes, so each
+    process keeps the last 1,024 it used. The cache is keyed by the stored
+    bytes themselves, so what it returns is always what those bytes decode to.
+    """
+    decoded = decode_credential_public_key(cose_key)
+    return decoded.alg, decoded_public_key_to_cryptography(decoded)
+
+
+@functools.lru_cache(maxsize=8)
+def _rp_id_hash(rp_id: str) -> bytes:
+    return hashlib.sha256(rp_id.encode("utf-8")).digest()
+
+
+# What verifying needs of a passkey: the rest of the row loads on access (as .only()).
+_LOOKED_UP = ("id", "user_id", "public_key", "sign_count")
+
+
+@functools.cache
+def _lookup_sql() -> tuple[str, tuple[str, ...]]:
+    quote = connection.ops.quote_name
+    fields = tuple(f.attname for f in Passkey._meta.concrete_fields if f.attname in _LOOKED_UP)
+    columns = ", ".join(f"p.{quote(Passkey._meta.get_field(f).column)}" for f in fields)
+    handles = WebAuthnUser._meta
+    return (
+        f"SELECT {columns}, h.{quote(handles.get_field('handle').column)} "  # noqa: S608 (names from the models)
+        f"FROM {quote(Passkey._meta.db_table)} p "
+        f"LEFT JOIN {quote(handles.db_table)} h "
+        f"ON h.{quote(handles.get_field('user').column)} = "
+        f"p.{quote(Passkey._meta.get_field('user').column)} "
+        f"WHERE p.{quote(Passkey._meta.get_field('credential_id').column)} = %s",
+        fields,
+    )
+
+
+def _find(credential_id: bytes) -> tuple[Passkey, bytes | None] | None:
+    """The passkey of ``credential_id`` (id, owner, key and counter loaded) and its
+    owner's user handle, or None: one indexed query, written out because the ORM's
+    query compiler costs several times the query itself on this path."""
+    sql, fields = _lookup_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [credential_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    passkey = Passkey.from_db(connection.alias, fields, row[: len(fields)])
+    handle = row[len(fields)]
+    return passkey, (bytes(handle) if handle is not None else None)
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """A verified navigator.credentials.get() answer, its counter not yet stored."""
+
+    passkey: Passkey
+    new_sign_count: int
+
+
+def _check_assertion(
+    parsed: AuthenticationCredential,
+    *,
+    challenge: bytes,
+    origins: list[str],
+    public_key: bytes,
+    current_sign_count: int,
+) -> int:
+    """The checks of ``webauthn.verify_authentication_response``, in its order, with
+    user verification required and the public key from ``_public_key``; the new
+    sign counter, or InvalidAuthenticationResponse."""
+    if bytes_to_base64url(parsed.raw_id) != parsed.id:
+        raise InvalidAuthenticationResponse("id and raw_id were not equivalent")
+    response = parsed.response
+    client_data_bytes = bytes(response.client_data_json)
+    authenticator_data = bytes(response.authenticator_data)
+    try:
+        client_data = parse_client_data_json(client_data_bytes)
+    except Exception as exc:
+        raise InvalidAuthenticationResponse("clientDataJSON was malformed") from exc
+    if client_data.type != ClientDataType.WEBAUTHN_GET:
+        raise InvalidAuthenticationResponse("unexpected client data type")
+    if not hmac.compare_digest(client_data.challenge, challenge):
+        raise InvalidAuthenticationResponse("not the expected challenge")
+    if client_data.origin not in ([origins] if isinstance(origins, str) else origins):
+        raise InvalidAuthenticationResponse("unexpected origin")
+    if client_data.token_binding and client_data.token_binding.status not in (
+        TokenBindingStatus.SUPPORTED,
+        TokenBindingStatus.PRESENT,
+    ):
+        raise InvalidAuthenticationResponse("unexpected token binding status")
+    try:
+        auth_data = parse_authenticator_data(authenticator_data)
+    except Exception as exc:
+        raise InvalidAuthenticationResponse("authenticatorData was malformed") from exc
+    if auth_data.rp_id_hash != _rp_id_hash(settings.IDENTITY_RP_ID):
+        raise InvalidAuthenticationResponse("unexpected RP ID hash")
+    if not auth_data.flags.up:
+        raise InvalidAuthenticationResponse("user not present")
+    if not auth_data.flags.uv:
+        raise InvalidAuthenticationResponse("user not verified")
+    new_count = auth_data.sign_count
+    if (new_count > 0 or current_sign_count > 0) and new_count <= current_sign_count:
+        raise InvalidAuthenticationResponse("sign count did not grow")
+    try:
+        algorithm, key = _public_key(public_key)
+        verify_signature(
+            public_key=key,
+            signature_alg=algorithm,
+            signature=bytes(response.signature),
+            data=authenticator_data + hashlib.sha256(client_data_bytes).digest(),
+        )
+    except Exception as exc:
+        # InvalidSignature, or a stored key or algorithm that cannot verify.
+        raise InvalidAuthenticationResponse("signature not verified") from exc
+    return new_count
+
+
+def verify(
+    *, credential: str | dict, challenge: bytes, origins: list[str], user: Any = None
+) -> Assertion:
+    """Check a navigator.credentials.get() answer without writing anything: the passkey
+    it proves and its new sign counter, or PasskeyRefused. ``authenticate`` is
+    this followed by ``store_sign_count``.
+
+    With ``user``, the passkey must be theirs. Checked: the credential's id, the
+    user handle against the passkey's owner, the client data's type, challenge
+    and origin, the relying-party id, user presence and verification, a sign
+    counter that grows (when the authenticator keeps one) and the signature.
+    """
+    data = _parse(credential)
+    try:
+        parsed = parse_authentication_credential_json(data)
+    except (
+        InvalidJSONStructure,
+        InvalidAuthenticationResponse,
+        ValueError,
+        KeyError,
+        TypeError,
+    ) as exc:
+        raise not_verified() from exc
+    # The owner's user handle comes in the same query: one look-up, one update.
+    found = _find(bytes(parsed.raw_id))
+    if found is None:
+        raise not_verified()
+    passkey, stored_handle = found
+    if user is not None and passkey.user_id != user.pk:
+        raise not_verified()
+    handle = parsed.response.user_handle
+    if handle is not None and (stored_handle is None or bytes(handle) != stored_handle):
+        raise not_verified()
+    try:
+        new_count = _check_assertion(
+            parsed,
+            challenge=challenge,
+            origins=origins,
+            public_key=bytes(passkey.public_key),
+            current_sign_count=passkey.sign_count,
+        )
+    except InvalidAuthenticationResponse as exc:
+        raise not_verified() from exc
+    return Assertion(passkey=passkey, new_sign_count=new_count)
+
+
+def store_sign_count(assertion: Assertion) -> Passkey:
+    """Store the verified answer's counter: one UPDATE, refused (PasskeyRefused) unless
+    the stored counter is still below it (or both are 0, an authenticator without
+    a counter). Atomic without a transaction: of two answers with the same
+    counter — a clone, or a replay racing the original — exactly one passes."""
+    passkey, count = assertion.passkey, assertion.new_sign_count
+    now = timezone.now()
+    quote = connection.ops.quote_name
+    meta = Passkey._meta
+    counter = quote(meta.get_field("sign_count").column)
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {counter} = %s, "  # noqa: S608 (names from the model)
+        f"{quote(meta.get_field('last_used_at').column)} = %s "
+        f"WHERE {quote(meta.pk.column)} = %s AND "
+        + (f"{counter} < %s" if count > 0 else f"{counter} = %s")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [count, connection.ops.adapt_datetimefield_value(now), passkey.pk, count]
+        )
+        stored = cursor.rowcount
+    if stored != 1:
+        raise not_verified()
+    passkey.sign_count = count
+    passkey.last_used_at = now
+    return passkey
+
+
 def authenticate(
     *, credential: str | dict, challenge: bytes, origins: list[str], user: Any = None
 ) -> Passkey:
@@ -193,42 +400,12 @@ def authenticate(
 
     With ``user``, the passkey must be theirs. A sign counter that does not
     grow (when the authenticator keeps one) means a cloned authenticator or
-    a replayed answer, and is refused.
+    a replayed answer, and is refused — checked against the stored counter,
+    then again by the UPDATE that stores the new one.
     """
-    data = _parse(credential)
-    try:
-        parsed = parse_authentication_credential_json(data)
-    except (InvalidJSONStructure, ValueError, KeyError, TypeError) as exc:
-        raise not_verified() from exc
-    # The user's handle comes in the same query (a sign-in is one look-up, one update).
-    passkey = (
-        Passkey.objects.select_for_update(of=("self",))
-        .select_related("user__webauthn_handle")
-        .filter(credential_id=parsed.raw_id)
-        .first()
+    return store_sign_count(
+        verify(credential=credential, challenge=challenge, origins=origins, user=user)
     )
-    if passkey is None or (user is not None and passkey.user_id != user.pk):
-        raise not_verified()
-    handle = parsed.response.user_handle
-    stored = getattr(passkey.user, "webauthn_handle", None)
-    if handle is not None and (stored is None or bytes(handle) != bytes(stored.handle)):
-        raise not_verified()
-    try:
-        verified = verify_authentication_response(
-            credential=parsed,
-            expected_challenge=challenge,
-            expected_rp_id=settings.IDENTITY_RP_ID,
-            expected_origin=origins,
-            credential_public_key=bytes(passkey.public_key),
-            credential_current_sign_count=passkey.sign_count,
-            require_user_verification=True,
-        )
-    except InvalidAuthenticationResponse as exc:
-        raise not_verified() from exc
-    passkey.sign_count = verified.new_sign_count
-    passkey.last_used_at = timezone.now()
-    passkey.save(update_fields=["sign_count", "last_used_at"])
-    return passkey
 
 
 @transaction.atomic

@@ -165,13 +165,20 @@ def request_phone_signature(
     from lienthong.portal.errors import PortalConflict
     from lienthong.portal.services import may_sign_declaration
     from lienthong.signing import pdf as signing_pdf
-    from lienthong.signing import selectors as signing
+    from lienthong.signing import providers
 
     if actor is None or isinstance(actor, str) or dossier.applicant_id != actor.pk:
         raise DossierConflict("not_allowed")
     if not may_sign_declaration(actor, dossier):
         raise PortalConflict("declaration_closed", status=dossier.status)
-    credential = signing.credential_for(actor, credential_id)
+    if providers.is_external():
+        # A phone paired with this node authorises this node's keys only; an
+        # external signing service authorises with its own one-time codes.
+        raise _refused(actor=actor, dossier=dossier, code="provider_no_phone_approval",
+                       vi="Khóa ký của bạn ở dịch vụ ký số từ xa: hãy ký bằng mã xác thực một lần.",
+                       en="Your signing key is at the remote signing service: sign with a "
+                       "one-time code.", status=409)  # fmt: skip
+    credential = providers.credential_for(actor, credential_id)
     if credential is None or not credential.is_usable():
         raise PortalConflict("no_signing_credential")
     if not approvals.has_paired_device(actor):
@@ -221,12 +228,16 @@ def finish_phone_signature(*, actor: Any, dossier: Dossier, pending):
     from lienthong.portal.errors import PortalConflict
     from lienthong.portal.services import keep_signed_declaration, may_sign_declaration
     from lienthong.signing import pdf as signing_pdf
-    from lienthong.signing import selectors as signing
+    from lienthong.signing import providers
     from lienthong.signing.errors import SigningRefused
 
     if not may_sign_declaration(actor, dossier):
         raise PortalConflict("declaration_closed", status=dossier.status)
-    credential = signing.credential_for(actor, pending.credential_id)
+    try:
+        credential = providers.credential_for(actor, pending.credential_id)
+    except SigningRefused as exc:
+        raise _refused(actor=actor, dossier=dossier, code=exc.code, vi=exc.message_vi,
+                       en=exc.message_en, status=exc.status) from exc  # fmt: skip
     if credential is None:
         raise PortalConflict("no_signing_credential")
     try:

@@ -1,8 +1,11 @@
-"""The address picker's list of communes, for htmx: choosing a province on the
-dossier form replaces the commune list with that province's communes (without
-JavaScript, the form's own button does the same, see dossiers.forms). Like every
-/dossiers/ page but the look-up, for the signed-in (the citizen's and the
-counter's forms)."""
+"""The address picker's list of communes, for htmx: choosing a province on an
+address (``dossiers.forms.add_address``) replaces the commune list with that
+province's communes (without JavaScript, the form's own button does the same).
+One endpoint for every form that picks an address: the citizen's dossier form,
+and the back office's counter intake (the applicant's address and the
+procedure's). Like every /dossiers/ page but the look-up, for the signed-in, any
+of them (citizens and officers alike); it answers public directory names only,
+nothing of anyone's dossier or account."""
 
 from __future__ import annotations
 

@@ -234,7 +234,12 @@ def declaration_signature(dossier: Dossier) -> DeclarationSignature | None:
 
 
 def signing_credentials(user: Any) -> list:
-    """The user's signing keys ready to sign (lienthong.signing)."""
-    from lienthong.signing import selectors as signing
+    """The user's signing keys ready to sign (lienthong.signing: this node's, or the
+    external signing service's for the user's linked account; none when that fails)."""
+    from lienthong.signing import providers
+    from lienthong.signing.errors import SigningRefused
 
-    return signing.usable_credentials_of(user)
+    try:
+        return providers.usable_credentials(user)
+    except SigningRefused:
+        return []

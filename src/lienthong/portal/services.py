@@ -356,12 +356,12 @@ def sign_declaration(
     closed, or already carries a signed declaration), ``no_signing_credential``.
     """
     from lienthong.signing import pdf as signing_pdf
-    from lienthong.signing import selectors as signing
+    from lienthong.signing import providers
 
     _own(actor, dossier)
     if not may_sign_declaration(actor, dossier):
         raise PortalConflict("declaration_closed", status=dossier.status)
-    credential = signing.credential_for(actor, credential_id)
+    credential = providers.credential_for(actor, credential_id)
     if credential is None or not credential.is_usable():
         raise PortalConflict("no_signing_credential")
     timestamp_url = getattr(settings, "TSA_URL", "") or None

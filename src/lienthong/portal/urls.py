@@ -9,6 +9,8 @@ urlpatterns = [
     path("lookup/", views.lookup, name="lookup"),
     # Before "<str:code>/": a dossier code never reads "communes".
     path("communes/", pickers.communes, name="communes"),
+    # The payment backend's server-to-server confirmation; "payments" is no dossier code.
+    path("payments/<str:backend>/callback/", views.payment_callback, name="payment-callback"),
     path("new/<str:procedure_code>/", views.new_dossier, name="new"),
     path(
         "new/interconnected/<str:group_code>/",
@@ -23,6 +25,8 @@ urlpatterns = [
     path("<str:code>/supplement/", views.answer_supplement, name="supplement"),
     path("<str:code>/receipt.pdf", views.receipt, name="receipt"),
     path("<str:code>/delivery/", views.choose_delivery, name="delivery"),
+    path("<str:code>/payment/", views.pay, name="pay"),
+    path("<str:code>/payment/return/", views.payment_return, name="payment-return"),
     path("<str:code>/steps/<int:position>/result.pdf", views.step_result, name="step-result"),
     path(
         "<str:code>/steps/<int:position>/verify/",

@@ -18,13 +18,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_ratelimit.decorators import ratelimit
@@ -32,7 +33,7 @@ from django_ratelimit.decorators import ratelimit
 from lienthong.approvals.services import has_paired_device
 from lienthong.audit.middleware import client_address, client_key
 from lienthong.catalog.statuses import status_text
-from lienthong.dossiers import attachments, interconnection, receipts, results, services
+from lienthong.dossiers import attachments, interconnection, payments, receipts, results, services
 from lienthong.dossiers import selectors as dossiers
 from lienthong.dossiers.errors import AttachmentRefused, DossierConflict
 from lienthong.dossiers.models import Attachment, Dossier, Status
@@ -631,3 +632,58 @@ def lookup(request: HttpRequest) -> HttpResponse:
         "status_text": status_text(found.status, found.procedure.status_texts) if found else "",
     }
     return render(request, "portal/lookup.html", context)
+
+
+# --- Paying a fee the agency asked for (dossiers/payments.py) ------------------------------
+
+
+@login_required
+@require_POST
+def pay(request: HttpRequest, code: str) -> HttpResponse:
+    """The applicant pays the fee asked: the payment backend creates the payment and
+    her browser is sent to its page (the console backend sends her straight back)."""
+    dossier = _own(request, code)
+    return_url = request.build_absolute_uri(reverse("portal:payment-return", args=[dossier.code]))
+    try:
+        name = payments.backend().name
+        callback_url = request.build_absolute_uri(reverse("portal:payment-callback", args=[name]))
+        checkout = payments.start(
+            actor=request.user, dossier=dossier, return_url=return_url, callback_url=callback_url
+        )
+    except payments.PaymentRefused as exc:
+        return _detail(request, dossier, status=503, error=exc.message)
+    except DossierConflict as exc:
+        dossier.refresh_from_db()
+        return _detail(request, dossier, status=409, error=exc.message)
+    return redirect(checkout.url)
+
+
+@login_required
+@require_http_methods(["GET"])
+def payment_return(request: HttpRequest, code: str) -> HttpResponse:
+    """Back from the payment backend's page: what it sent is verified, and the
+    payment recorded (once, whether the backend's callback came first or not)."""
+    dossier = _own(request, code)
+    try:
+        dossier = payments.confirm(request.GET, dossier=dossier)
+    except payments.PaymentRefused as exc:
+        return _detail(request, dossier, status=400, error=exc.message)
+    except DossierConflict as exc:
+        dossier.refresh_from_db()
+        return _detail(request, dossier, status=409, error=exc.message)
+    messages.success(request, _("Your payment was recorded. The agency goes on with your dossier."))
+    return redirect("portal:detail", code=dossier.code)
+
+
+@csrf_exempt
+@require_POST
+def payment_callback(request: HttpRequest, backend: str) -> HttpResponse:
+    """The payment backend's server tells that a payment was made (no session: what it
+    sends is verified by the backend, signature and all). Answers a stable code only,
+    nothing of the dossier."""
+    try:
+        payments.confirm(request.POST, backend_name=backend)
+    except (payments.PaymentRefused, DossierConflict) as exc:
+        status = 409 if isinstance(exc, DossierConflict) else 400
+        return JsonResponse({"status": "refused", "code": exc.code}, status=status)
+    return JsonResponse({"status": "recorded"})

@@ -6,7 +6,7 @@ page, ``lienthong signing``), so every change is audited there.
 
 from django.contrib import admin
 
-from lienthong.signing.models import AccessToken, SigningCredential
+from lienthong.signing.models import AccessToken, ProviderLink, SigningCredential
 
 
 @admin.register(SigningCredential)
@@ -44,6 +44,30 @@ class SigningCredentialAdmin(admin.ModelAdmin):
 class AccessTokenAdmin(admin.ModelAdmin):
     list_display = ("client_name", "user", "created_at", "expires_at", "revoked_at", "last_used_at")
     fields = ("client_name", "user", "created_at", "expires_at", "revoked_at", "last_used_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProviderLink)
+class ProviderLinkAdmin(admin.ModelAdmin):
+    """Who linked their account at the external signing service; never the tokens."""
+
+    list_display = ("user", "service_url", "method", "created_at", "expires_at", "revoked_at")
+    list_filter = ("method",)
+    fields = (
+        "user",
+        "service_url",
+        "method",
+        "created_at",
+        "expires_at",
+        "refreshed_at",
+        "revoked_at",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request):

@@ -22,6 +22,17 @@ def check_signing(app_configs, **kwargs):
                     id="lienthong.signing.E001",
                 )
             )
+        if getattr(settings, "SIGNING_CSC_LINK", "token") == "oauth2" and not getattr(
+            settings, "SIGNING_CSC_CLIENT_ID", ""
+        ):
+            errors.append(
+                Error(
+                    "LIENTHONG_SIGNING_CSC_LINK=oauth2 needs LIENTHONG_SIGNING_CSC_CLIENT_ID (and "
+                    "usually LIENTHONG_SIGNING_CSC_CLIENT_SECRET): the node's registration at "
+                    "the signing service.",
+                    id="lienthong.signing.E003",
+                )
+            )
     if not 30 <= settings.SIGNING_SAD_SECONDS <= 3600:
         errors.append(
             Error(

@@ -17,3 +17,12 @@ class TokenForm(forms.Form):
         max_length=100,
         help_text=_("The signing application that will use the token."),
     )
+
+
+class ProviderTokenForm(forms.Form):
+    token = forms.CharField(
+        label=_("Access token from the signing service"),
+        max_length=4096,
+        strip=True,
+        help_text=_("The service shows it once, on its own site. It is kept encrypted here."),
+    )

@@ -183,3 +183,51 @@ class PendingSignature(models.Model):
     def is_live(self, at=None) -> bool:
         at = at or timezone.now()
         return self.consumed_at is None and at < self.expires_at
+
+
+class ProviderLink(models.Model):
+    """A user's account at the external CSC service (``LIENTHONG_SIGNING_PROVIDER=csc``).
+
+    The access token the service gave for this user — by its OAuth 2.0
+    authorization-code flow, or entered once by the user when the service
+    hands out tokens itself — and, with OAuth, its refresh token. Both are
+    sealed at rest like the keys (lienthong.signing.keys.seal), bound to this
+    user and service: copied onto another row they do not open. One live link
+    per user and service; unlinking wipes the sealed tokens and keeps the row
+    for the record.
+    """
+
+    class Method(models.TextChoices):
+        OAUTH2 = "oauth2", _("Signed in at the service")
+        TOKEN = "token", _("Access token entered")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="signing_provider_links",
+    )
+    service_url = models.CharField(_("service"), max_length=300)
+    method = models.CharField(_("linked by"), max_length=10, choices=Method.choices)
+    sealed_access_token = models.BinaryField(editable=False)
+    sealed_refresh_token = models.BinaryField(editable=False, blank=True, default=b"")
+    # When the access token stops working (None: the service did not say).
+    expires_at = models.DateTimeField(_("token expires"), null=True, blank=True)
+    created_at = models.DateTimeField(_("linked"))
+    refreshed_at = models.DateTimeField(_("refreshed"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("unlinked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("signing service link")
+        verbose_name_plural = _("signing service links")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "service_url"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="signing_one_live_link_per_service",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_url} · {self.user_id}"

@@ -8,7 +8,13 @@ whichever ``get_provider()`` returns, chosen by ``LIENTHONG_SIGNING_PROVIDER``:
 - ``local`` — ``LocalProvider``: the keys this node holds (services.py);
 - ``csc`` — ``CscHttpProvider``: a CSC API v2 service at
   ``LIENTHONG_SIGNING_CSC_URL`` (a licensed CA's remote signing, or another
-  Liên Thông node), called with the user's access token for that service.
+  Liên Thông node), called with the user's access token for that service:
+  the one their linked account holds (lienthong.signing.links), refreshed
+  when it expired.
+
+The documents' signing paths ask here for the user's credentials
+(``usable_credentials``, ``credential_for``): this node's rows with ``local``,
+the service's credentials (``RemoteCredential``) with ``csc``.
 
 To add one: a class with these four methods, its tests, and a name in
 ``get_provider`` (docs/signing.md, "Adding a provider").
@@ -18,13 +24,28 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any, Protocol
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from django.conf import settings
+from django.utils import timezone
 
 from lienthong.signing import keys, selectors, services
 from lienthong.signing.errors import SigningRefused, no_credential
+
+
+def unreachable(exc: Exception) -> SigningRefused:
+    """The external service did not answer (``provider_unreachable``, 502)."""
+    return SigningRefused(
+        "provider_unreachable",
+        "Không kết nối được dịch vụ ký số từ xa.",
+        f"The remote signing service cannot be reached: {type(exc).__name__}.",
+        csc_error="temporarily_unavailable",
+        status=502,
+    )
 
 
 @dataclass(frozen=True)
@@ -154,13 +175,7 @@ class CscHttpProvider:
                 headers={"Authorization": f"Bearer {self._token(user)}"},
             )
         except httpx.HTTPError as exc:
-            raise SigningRefused(
-                "provider_unreachable",
-                "Không kết nối được dịch vụ ký số từ xa.",
-                f"The remote signing service cannot be reached: {type(exc).__name__}.",
-                csc_error="temporarily_unavailable",
-                status=502,
-            ) from exc
+            raise unreachable(exc) from exc
         try:
             data = response.json()
         except ValueError:
@@ -257,8 +272,24 @@ class CscHttpProvider:
         return signatures
 
 
+TIMEOUT_SECONDS = 30.0
+
+
+def http_client() -> httpx.Client:
+    """The HTTP client for the external service (its CSC API and its OAuth server)."""
+    return httpx.Client(timeout=TIMEOUT_SECONDS)
+
+
+def is_external() -> bool:
+    """Are users' keys at an external CSC service (``LIENTHONG_SIGNING_PROVIDER=csc``)?"""
+    return settings.SIGNING_PROVIDER == "csc"
+
+
 def get_provider(*, access_token=None, source: str = "web") -> RemoteSigningProvider:
-    """The provider ``LIENTHONG_SIGNING_PROVIDER`` names (``access_token``: for ``csc``)."""
+    """The provider ``LIENTHONG_SIGNING_PROVIDER`` names. For ``csc``, ``access_token``
+    (a string or a function of the user) defaults to the user's linked account
+    (``links.access_token_for``: SigningRefused ``provider_not_linked`` when
+    they have none)."""
     if settings.SIGNING_PROVIDER == "csc":
         if not settings.SIGNING_CSC_URL:
             raise SigningRefused(
@@ -268,5 +299,98 @@ def get_provider(*, access_token=None, source: str = "web") -> RemoteSigningProv
                 csc_error="server_error",
                 status=500,
             )
-        return CscHttpProvider(settings.SIGNING_CSC_URL, access_token=access_token)
+        from lienthong.signing import links
+
+        return CscHttpProvider(
+            settings.SIGNING_CSC_URL,
+            access_token=access_token or links.access_token_for,
+            client=http_client(),
+        )
     return LocalProvider(source=source)
+
+
+# --- The user's credentials, wherever they are ---------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteCredential:
+    """A credential of the external service, described as a local ``SigningCredential``
+    is to the documents' signing paths (credential_id, label, subject, issuer,
+    fingerprint_sha256, certificate, validity, ``is_usable``)."""
+
+    credential_id: str
+    label: str
+    subject: str
+    issuer: str
+    fingerprint_sha256: str
+    certificate: bytes  # DER
+    chain: list[str]  # base64 DER, as SigningCredential.chain
+    not_before: Any
+    not_after: Any
+
+    @classmethod
+    def from_details(cls, details: CredentialDetails) -> RemoteCredential:
+        try:
+            leaf = x509.load_der_x509_certificate(details.certificate)
+        except ValueError as exc:
+            raise SigningRefused(
+                "provider_error",
+                "Dịch vụ ký số từ xa trả về chứng thư số không đọc được.",
+                "The remote signing service returned a certificate that cannot be read.",
+                csc_error="server_error",
+                status=502,
+            ) from exc
+        return cls(
+            credential_id=details.credential_id,
+            label=details.description[:200],
+            subject=leaf.subject.rfc4514_string()[:500],
+            issuer=leaf.issuer.rfc4514_string()[:500],
+            fingerprint_sha256=leaf.fingerprint(hashes.SHA256()).hex(),
+            certificate=details.certificate,
+            chain=[base64.b64encode(c).decode("ascii") for c in details.chain],
+            not_before=leaf.not_valid_before_utc.astimezone(UTC),
+            not_after=leaf.not_valid_after_utc.astimezone(UTC),
+        )
+
+    def is_usable(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.not_before <= at < self.not_after
+
+
+def usable_credentials(user: Any, *, provider: RemoteSigningProvider | None = None) -> list:
+    """The user's credentials that can sign now, oldest first: this node's
+    ``SigningCredential`` rows, or with an external service the credentials its
+    ``credentials/list`` names for the user's linked account (SigningRefused as
+    the service and the link refuse)."""
+    if not getattr(user, "pk", None):
+        return []
+    provider = provider or get_provider()
+    if isinstance(provider, LocalProvider):
+        return selectors.usable_credentials_of(user)
+    found = []
+    for credential_id in provider.list_credentials(user=user):
+        credential = RemoteCredential.from_details(
+            provider.credential_info(user=user, credential_id=credential_id)
+        )
+        if credential.is_usable():
+            found.append(credential)
+    return found
+
+
+def credential_for(user: Any, credential_id: str, *, provider: RemoteSigningProvider | None = None):
+    """The user's credential of that ID — a ``SigningCredential`` or a
+    ``RemoteCredential`` — or None when absent or someone else's."""
+    if not getattr(user, "pk", None) or not isinstance(credential_id, str) or not credential_id:
+        return None
+    provider = provider or get_provider()
+    if isinstance(provider, LocalProvider):
+        return selectors.credential_for(user, credential_id)
+    try:
+        details = provider.credential_info(user=user, credential_id=credential_id)
+    except SigningRefused as exc:
+        # A Liên Thông service says unknown_credential; another CSC service only
+        # invalid_request ("Invalid parameter credentialID").
+        if exc.code in ("unknown_credential", "invalid_request"):
+            return None
+        raise
+    return RemoteCredential.from_details(details)

@@ -10,16 +10,35 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from lienthong.identity.sessions import SOURCE, require_fresh_verification
-from lienthong.signing import keys, selectors, services, tokens
-from lienthong.signing.forms import CredentialRequestForm, TokenForm
+from lienthong.signing import keys, links, providers, selectors, services, tokens
+from lienthong.signing.errors import SigningRefused
+from lienthong.signing.forms import CredentialRequestForm, ProviderTokenForm, TokenForm
 from lienthong.signing.models import AccessToken, CredentialStatus
 
+# Where the session keeps the OAuth state between leaving for the service and coming back.
+OAUTH_SESSION_KEY = "signing_provider_oauth"
 
-def _page(request, *, credential_form=None, token_form=None, new_token=None, status=200):
+
+def _message(exc: SigningRefused) -> str:
+    return exc.message_en if (get_language() or "vi").startswith("en") else exc.message_vi
+
+
+def _page(
+    request,
+    *,
+    credential_form=None,
+    token_form=None,
+    new_token=None,
+    link_form=None,
+    link_error="",
+    status=200,
+):
     credentials = list(selectors.credentials_of(request.user))
     for credential in credentials:
         credential.request_pem = (
@@ -41,6 +60,12 @@ def _page(request, *, credential_form=None, token_form=None, new_token=None, sta
             "token_form": token_form or TokenForm(),
             "new_token": new_token,
             "csc_url": request.build_absolute_uri("/csc/v2/"),
+            "external": providers.is_external(),
+            "service_url": links.service_url(),
+            "link": links.live_link(request.user) if providers.is_external() else None,
+            "link_method": links.link_method(),
+            "link_form": link_form or ProviderTokenForm(),
+            "link_error": link_error,
         },
         status=status,
     )
@@ -91,4 +116,80 @@ def revoke_token(request, pk: int):
     token = get_object_or_404(AccessToken, pk=pk, user=request.user)
     tokens.revoke_access_token(actor=request.user, token=token, source=SOURCE)
     messages.success(request, _("The token was revoked."))
+    return redirect("signing:index")
+
+
+# --- The user's account at the external signing service (LIENTHONG_SIGNING_PROVIDER=csc) ---
+
+
+def _external_only(request):
+    if not providers.is_external():
+        return redirect("signing:index")
+    return None
+
+
+@login_required
+@require_POST
+@require_fresh_verification
+def link_token(request):
+    """Link with a token the service gave the user (``LIENTHONG_SIGNING_CSC_LINK=token``)."""
+    if (away := _external_only(request)) is not None:
+        return away
+    form = ProviderTokenForm(request.POST)
+    if links.link_method() != "token" or not form.is_valid():
+        return _page(request, link_form=form, status=400)
+    try:
+        links.link_with_token(user=request.user, token=form.cleaned_data["token"], source=SOURCE)
+    except SigningRefused as exc:
+        return _page(request, link_error=_message(exc), status=exc.status)
+    messages.success(request, _("Your account at the signing service is linked."))
+    return redirect("signing:index")
+
+
+@login_required
+@require_POST
+@require_fresh_verification
+def link_start(request):
+    """Send the user to sign in at the service (``LIENTHONG_SIGNING_CSC_LINK=oauth2``)."""
+    if (away := _external_only(request)) is not None:
+        return away
+    if links.link_method() != "oauth2":
+        return redirect("signing:index")
+    try:
+        url, kept = links.start_oauth(
+            redirect_uri=request.build_absolute_uri(reverse("signing:link-callback"))
+        )
+    except SigningRefused as exc:
+        return _page(request, link_error=_message(exc), status=exc.status)
+    request.session[OAUTH_SESSION_KEY] = kept
+    return redirect(url)
+
+
+@login_required
+@require_GET
+def link_callback(request):
+    """The service sends the user back here with ``code`` and ``state`` (or ``error``)."""
+    if (away := _external_only(request)) is not None:
+        return away
+    kept = request.session.pop(OAUTH_SESSION_KEY, None)  # once
+    try:
+        links.finish_oauth(
+            user=request.user,
+            kept=kept,
+            state=request.GET.get("state", ""),
+            code=request.GET.get("code", ""),
+            error=request.GET.get("error", ""),
+            source=SOURCE,
+        )
+    except SigningRefused as exc:
+        return _page(request, link_error=_message(exc), status=exc.status)
+    messages.success(request, _("Your account at the signing service is linked."))
+    return redirect("signing:index")
+
+
+@login_required
+@require_POST
+def unlink(request):
+    if links.unlink(user=request.user, source=SOURCE):
+        messages.success(request, _("Your account at the signing service is no longer linked."))
     return redirect("signing:index")

@@ -72,6 +72,10 @@ ROUTES = {
     "portal:new-interconnected": ("/dossiers/new/interconnected/{group}/", SIGNED_IN),
     "portal:receipt": ("/dossiers/{dossier}/receipt.pdf", OWNER),
     "portal:delivery": ("/dossiers/{dossier}/delivery/", POST_ONLY_SIGNED_IN),
+    # Paying a fee: the applicant's; the backend's callback verifies what it is sent.
+    "portal:pay": ("/dossiers/{dossier}/payment/", POST_ONLY_SIGNED_IN),
+    "portal:payment-return": ("/dossiers/{dossier}/payment/return/", {**OWNER, "mai": 400}),
+    "portal:payment-callback": ("/dossiers/payments/console/callback/", POST_ONLY),
     # A later step's result sent back from its node: the walk's dossier has none.
     "portal:step-result": (
         "/dossiers/{dossier}/steps/2/result.pdf",
@@ -208,6 +212,14 @@ ROUTES = {
     "signing:request-credential": ("/account/signing/keys/", POST_ONLY_SIGNED_IN),
     "signing:issue-token": ("/account/signing/tokens/", POST_ONLY_SIGNED_IN),
     "signing:revoke-token": ("/account/signing/tokens/999999/revoke/", POST_ONLY_SIGNED_IN),
+    # Linking an account at an external signing service (none here: back to the page).
+    "signing:link-token": ("/account/signing/service/token/", POST_ONLY_SIGNED_IN),
+    "signing:link-start": ("/account/signing/service/link/", POST_ONLY_SIGNED_IN),
+    "signing:link-callback": (
+        "/account/signing/service/callback/",
+        {**dict.fromkeys(PERSONAS, 302), "anonymous": "login"},
+    ),
+    "signing:unlink": ("/account/signing/service/unlink/", POST_ONLY_SIGNED_IN),
     "csc-v2:api-root": ("/csc/v2/", dict.fromkeys(PERSONAS, 404)),
     "csc-v2:openapi-json": ("/csc/v2/openapi.json", ALL_200),
     "csc-v2:info": ("/csc/v2/info", POST_ONLY),
@@ -380,6 +392,13 @@ POST_ROUTES = {
     ),
     "portal:receipt": ("/dossiers/{dossier}/receipt.pdf", GET_ONLY_SIGNED_IN),
     "portal:delivery": ("/dossiers/{dossier}/delivery/", OWNER_POST),
+    # Nothing to pay on the walk's dossier (409); an unsigned confirmation is refused.
+    "portal:pay": ("/dossiers/{dossier}/payment/", {**OWNER_POST, "mai": 409}),
+    "portal:payment-return": ("/dossiers/{dossier}/payment/return/", GET_ONLY_SIGNED_IN),
+    "portal:payment-callback": (
+        "/dossiers/payments/console/callback/",
+        dict.fromkeys(POST_PERSONAS, 400),
+    ),
     "portal:step-result": ("/dossiers/{dossier}/steps/2/result.pdf", GET_ONLY_SIGNED_IN),
     "portal:step-result-verify": (
         "/dossiers/{dossier}/steps/2/verify/",

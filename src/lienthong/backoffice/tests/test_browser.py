@@ -154,8 +154,14 @@ def walk(browser, base_url, office) -> None:
         lan.fill("#id_counter-name", "Hoàng Văn Cường")
         lan.fill("#id_counter-id_number", APPLICANT_ID)
         lan.fill("#id_counter-phone", "0911111111")
-        lan.fill("#id_counter-street", "5 ngõ Huế")
-        lan.select_option("#id_counter-commune", office["commune"].code)
+        lan.fill("#id_counter-address__street", "5 ngõ Huế")
+        # The province first: htmx replaces the commune list with that province's communes.
+        commune = office["commune"]
+        lan.select_option("#id_counter-address__province", "01")  # the commune's (Hà Nội)
+        lan.locator(f"#id_counter-address__commune option[value='{commune.code}']").wait_for(
+            state="attached"
+        )
+        lan.select_option("#id_counter-address__commune", commune.code)
         lan.fill("#id_child_name", "Hoàng Minh Khang")
         lan.fill("#id_child_birth_date", "25/11/2026")
         lan.select_option("#id_child_sex", "nam")

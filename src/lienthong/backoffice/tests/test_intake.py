@@ -99,3 +99,82 @@ def test_only_one_stop_officers_of_the_agency_reach_the_intake(
 
 def test_a_procedure_the_agency_does_not_handle_is_404(as_user, lan, vang, nam, procedure):
     assert as_user(nam).get(intake_url(vang, procedure)).status_code == 404
+
+
+# --- The applicant's address: the province, then its communes -------------------------------
+
+HA_NOI = "01"
+
+
+def communes_in(province: str) -> list[str]:
+    from lienthong.directory.models import AdministrativeUnit, UnitLevel
+
+    return list(
+        AdministrativeUnit.objects.current()
+        .filter(level=UnitLevel.COMMUNE, parent__code=province)
+        .values_list("code", flat=True)
+    )
+
+
+def test_the_counter_form_offers_the_provinces_not_the_countrys_communes(
+    as_user, lan, xanh, procedure
+):
+    page = as_user(lan).get(intake_url(xanh, procedure)).content.decode()
+    assert 'name="counter-address__province"' in page
+    assert 'hx-get="/dossiers/communes/"' in page
+    assert "counter-address__commune" in page
+    assert not any(f'value="{code}"' in page for code in communes_in(HA_NOI))
+
+
+def test_the_officer_gets_a_provinces_communes_from_the_picker(as_user, lan):
+    answer = as_user(lan).get(
+        "/dossiers/communes/",
+        {"commune": "counter-address__commune", "counter-address__province": HA_NOI},
+    )
+    html = answer.content.decode()
+    assert answer.status_code == 200
+    assert 'name="counter-address__commune"' in html and 'id="id_counter-address__commune"' in html
+    assert all(f'value="{code}"' in html for code in communes_in(HA_NOI))
+
+
+def test_without_javascript_the_communes_come_back_and_the_files_are_asked_again(
+    as_user, lan, xanh, procedure
+):
+    client = as_user(lan)
+    client.cookies["lienthong_language"] = "en"
+    data = posted(procedure, address__province=HA_NOI, address__pick="1")
+    answer = client.post(intake_url(xanh, procedure), data)
+    page = answer.content.decode()
+    assert answer.status_code == 400
+    assert "Now choose the commune or ward in the list of this province." in page
+    assert all(f'value="{code}"' in page for code in communes_in(HA_NOI))
+    # The scan chosen is not kept by the browser: the officer is told which to choose again.
+    assert "Choose “giay-chung-sinh.pdf” again" in page
+    assert "This field is required." not in page
+    assert not Dossier.objects.exists()
+
+
+def test_the_address_chosen_is_written_out_and_checked(as_user, lan, xanh, procedure):
+    from lienthong.directory.models import AdministrativeUnit
+
+    client = as_user(lan)
+    commune = communes_in(HA_NOI)[0]
+    elsewhere = (
+        AdministrativeUnit.objects.current()
+        .filter(level="commune")
+        .exclude(parent__code=HA_NOI)
+        .values_list("code", flat=True)
+        .first()
+    )
+    wrong = posted(procedure, address__street="5 ngõ Huế")
+    wrong.update({"counter-address__province": HA_NOI, "counter-address__commune": elsewhere})
+    assert client.post(intake_url(xanh, procedure), wrong).status_code == 400
+    assert not Dossier.objects.exists()
+
+    right = posted(procedure, address__street="5 ngõ Huế", address__province=HA_NOI,
+                   address__commune=commune)  # fmt: skip
+    assert client.post(intake_url(xanh, procedure), right).status_code == 302
+    unit = AdministrativeUnit.objects.current().select_related("parent").get(code=commune)
+    assert Dossier.objects.get().applicant_address == (
+        f"5 ngõ Huế, {unit.full_name}, {unit.parent.full_name}"
+    )

@@ -48,3 +48,11 @@ def local_date(value: dt.datetime | None) -> str:
     if not value:
         return ""
     return timezone.localtime(value).strftime("%d/%m/%Y")
+
+
+@register.filter
+def vnd(value: int | None) -> str:
+    """An amount of đồng with the Vietnamese thousands separator: 150000 -> 150.000."""
+    if value is None or value == "":
+        return ""
+    return f"{int(value):,}".replace(",", ".")

@@ -8,7 +8,7 @@ from django.utils import timezone
 from lienthong.audit.models import AuditRecord
 from lienthong.dossiers import services, workflow
 from lienthong.dossiers.errors import DossierConflict, IllegalTransition
-from lienthong.dossiers.models import Status, SupplementRequest
+from lienthong.dossiers.models import Payment, Status, SupplementRequest
 from lienthong.dossiers.tests.conftest import pdf, put_in, submit
 from lienthong.identity.models import Role
 
@@ -18,7 +18,9 @@ PERSONA = {
     Role.ONE_STOP_OFFICER: "lan",
     Role.SPECIALIST: "minh",
     Role.LEADER: "hoa",
+    workflow.PAYMENT: "payment:console",  # a payment backend's verified confirmation
 }
+FEE = 150_000
 ALLOWED = [
     (source, target, role)
     for (source, target), roles in workflow.TRANSITIONS.items()
@@ -35,7 +37,21 @@ def dossier_in(people, status: Status, *, resume: Status = S.PROCESSING):
         SupplementRequest.objects.create(
             dossier=dossier, requested_at=timezone.now(), reason="Thiếu giấy", resume_status=resume
         )
+    if status == S.PAYMENT_REQUESTED:
+        Payment.objects.create(
+            dossier=dossier,
+            amount=FEE,
+            reason="Lệ phí",
+            requested_at=timezone.now(),
+            backend="console",
+            reference="console-1",
+        )
     return dossier
+
+
+def persona(people, role):
+    name = PERSONA[role]
+    return name if ":" in name else getattr(people, name)
 
 
 def move(actor, dossier, to: Status):
@@ -44,6 +60,16 @@ def move(actor, dossier, to: Status):
         return services.request_supplement(
             actor=actor, dossier=dossier, reason="Thiếu giấy chứng sinh", expected_version=version
         )
+    if to == S.PAYMENT_REQUESTED:
+        return services.request_payment(
+            actor=actor, dossier=dossier, amount=FEE, reason="Lệ phí", expected_version=version
+        )
+    if dossier.status == S.PAYMENT_REQUESTED and isinstance(actor, str):
+        return services.record_payment(
+            actor=actor, dossier=dossier, backend="console", reference="console-1", amount=FEE
+        )
+    if dossier.status == S.PAYMENT_REQUESTED:
+        return services.confirm_payment(actor=actor, dossier=dossier, expected_version=version)
     if dossier.status == S.SUPPLEMENT_REQUESTED and to != S.STOPPED:
         return services.answer_supplement(
             actor=actor, dossier=dossier, files=[pdf("bo-sung.pdf")], expected_version=version
@@ -58,7 +84,7 @@ def move(actor, dossier, to: Status):
 )
 def test_every_allowed_move_is_made_by_whoever_may_make_it(people, source, target, role):
     dossier = dossier_in(people, source, resume=target)
-    actor = getattr(people, PERSONA[role])
+    actor = persona(people, role)
 
     moved = move(actor, dossier, target)
 
@@ -69,7 +95,7 @@ def test_every_allowed_move_is_made_by_whoever_may_make_it(people, source, targe
         workflow.ACTIONS[target],
         source,
         target,
-        actor,
+        None if isinstance(actor, str) else actor,
     )
     audit = AuditRecord.objects.filter(object_id=str(moved.pk), action=workflow.ACTIONS[target])
     assert audit.get().changes["status"] == [source, target]

@@ -229,6 +229,20 @@ def test_a_tampered_payload_is_refused(node):
     assert outcome.code == "signature_invalid"
 
 
+def test_a_header_decoded_before_vouches_for_nothing_else(node):
+    """The verifier keeps decoded headers (every envelope of a key has the same one):
+    a known header on another payload is still judged by its signature."""
+    from lienthong.trust.validation import jws
+
+    token = signed_envelope(node)
+    assert services.receive(token).accepted
+    header, _, signature = token.split(".")
+    assert header.encode("ascii") in jws._headers
+    forged = ".".join([header, signed_envelope(node).split(".")[1], signature])
+    outcome = services.receive(forged)
+    assert (outcome.accepted, outcome.code) == (False, "signature_invalid")
+
+
 def test_an_envelope_signed_with_another_agencys_key_is_refused(node):
     outcome = services.receive(signed_envelope(node, key=node.keys[OFFICE]))
     assert outcome.code == "sender_mismatch"

@@ -174,3 +174,17 @@ def test_the_menu_kept_per_process_follows_the_reader(client, signed_in, mai):
     assert 'href="/backoffice/"' not in citizen
     client.cookies["lienthong_language"] = "en"
     assert ">My dossiers</a>" in client.get("/dossiers/lookup/").content.decode()
+
+
+def test_without_javascript_the_applicant_is_told_to_choose_her_files_again(
+    signed_in, mai, with_address, english
+):
+    client = signed_in(MAI_ID)
+    page = client.get(url(with_address)).content.decode()
+    # Before anything is chosen: the address first, the files after.
+    assert "Do this before you choose your files: the page comes back without them." in page
+    form = declaration(with_address, home__province=HA_NOI, home__pick="1")
+    answer = client.post(url(with_address), form)
+    assert answer.status_code == 400
+    assert "Choose “giay-chung-sinh.pdf” again" in answer.content.decode()
+    assert not Dossier.objects.exists()

@@ -9,7 +9,9 @@ from lienthong.portal.tests.conftest import BINH_ID, submitted
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"lookup"}
+# The lookup, and the payment backend's callback (its server has no session; what it
+# sends is verified by the backend).
+PUBLIC = {"lookup", "payment-callback"}
 
 
 GROUP = "LT.900001"  # seeded: birth registration, interconnected
@@ -23,6 +25,7 @@ def routes(dossier_code: str, procedure_code: str, agency: str = "000.00.00.G12"
         "agency": agency,
         "position": 2,
         "reference": "none",
+        "backend": "console",
     }
     for pattern in urls.urlpatterns:
         assert isinstance(pattern, URLPattern)

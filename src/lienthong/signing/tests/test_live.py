@@ -35,12 +35,18 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from lienthong.audit.models import AuditRecord
 from lienthong.identity import factors, services
 from lienthong.identity.models import Account, BackupCode, TotpDevice
+from lienthong.signing import api, links, tokens
 from lienthong.signing import pdf as remote_pdf
 from lienthong.signing import services as signing
-from lienthong.signing import tokens
-from lienthong.signing.models import AccessToken, SignatureAuthorization, SigningCredential
+from lienthong.signing.models import (
+    AccessToken,
+    ProviderLink,
+    SignatureAuthorization,
+    SigningCredential,
+)
 from lienthong.signing.providers import CscHttpProvider
 from lienthong.trust.tests import documents
 
@@ -78,6 +84,7 @@ def holder(django_db_setup, django_db_blocker, test_pki, request):
         yield {"user": user, "totp": pyotp.TOTP(secret), "credential": credential, "token": token}
     with django_db_blocker.unblock():
         SignatureAuthorization.objects.filter(user=user).delete()
+        ProviderLink.objects.filter(user=user).delete()
         AccessToken.objects.filter(user=user).delete()
         SigningCredential.objects.filter(user=user).delete()
         TotpDevice.objects.filter(user=user).delete()
@@ -170,6 +177,25 @@ def test_the_csc_http_provider_signs_through_another_nodes_api(browser_server, h
         timestamp_url=test_pki.tsa_url,
     )
     trusted(signed, test_pki)
+
+
+def test_a_linked_account_signs_through_the_configured_external_service(
+    browser_server, holder, test_pki, settings
+):
+    settings.SIGNING_PROVIDER = "csc"
+    settings.SIGNING_CSC_URL = browser_server
+    links.link_with_token(user=holder["user"], token=holder["token"], source="test")
+    signed = remote_pdf.sign_pdf(  # get_provider(): the service, with the linked token
+        user=holder["user"],
+        credential=holder["credential"].credential_id,
+        pdf=documents.plain_pdf(),
+        otp=holder["totp"].now(),
+        timestamp_url=test_pki.tsa_url,
+    )
+    trusted(signed, test_pki)
+    # Signed by the service's API (over HTTP), not by this process's LocalProvider.
+    record = AuditRecord.objects.filter(action="signature_created").latest("pk")
+    assert record.source == api.SOURCE
 
 
 def test_the_csc_http_provider_reports_the_nodes_refusal(browser_server, holder, test_pki):

@@ -27,7 +27,8 @@ not-yet-valid leaf: its notBefore). An outcome that may change soon — the
 revocation status could not be obtained, the validation timed out — is kept
 ``RETRY_CACHE_SECONDS`` only, so a CA's unreachable responder is not asked
 again for every envelope. The signer's certificate, its description for the
-report and its public key are cached too, under the x5c[0] text. A warm
+report and its public key are cached too, under the x5c[0] text, and the
+decoded protected header under its segment as sent. A warm
 verification is then: parse the header, one signature verification, the
 canonical-JSON check and a dictionary lookup — no database query, no
 certificate parsing. ``statistics()`` counts path validations and cache hits;
@@ -109,6 +110,7 @@ CHAIN_CACHE_SIZE = 1024
 CHAIN_CACHE_SECONDS = 300.0
 RETRY_CACHE_SECONDS = 30.0
 KEY_CACHE_SIZE = 1024
+HEADER_CACHE_SIZE = 256
 TRUST_LIST_RECHECK_SECONDS = 2.0
 
 _DIGESTS = {"RS256": "sha256", "ES256": "sha256", "ES384": "sha384", "ES512": "sha512"}
@@ -233,14 +235,36 @@ def _parse(data: bytes) -> _Token:
                     Reason("too_large", f"{what} > {limit} bytes"),
                 )
             )
+    header = _header(header_segment)
+    _b64url(signature_segment, "signature", decode=False)  # the payload: when decoded
+    return _Token(header_segment, payload_segment, signature_segment, header)
+
+
+# Decoded protected headers, keyed by their segment as sent: every envelope signed
+# with one key carries the same header (alg, kid, x5c, x5t#S256), a few kilobytes
+# of base64 and JSON to decode otherwise. The same bytes decode to the same header.
+_headers: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+_headers_lock = threading.Lock()
+
+
+def _header(segment: bytes) -> dict[str, Any]:
+    """The protected header, decoded (a shared dict: read it, do not change it)."""
+    with _headers_lock:
+        found = _headers.get(segment)
+        if found is not None:
+            _headers.move_to_end(segment)
+            return found
     try:
-        header = json.loads(_b64url(header_segment, "protected header"))
+        header = json.loads(_b64url(segment, "protected header"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise _unreadable(f"protected header: {exc}"[:300]) from exc
     if not isinstance(header, dict):
         raise _unreadable("protected header: not a JSON object")
-    _b64url(signature_segment, "signature", decode=False)  # the payload: when decoded
-    return _Token(header_segment, payload_segment, signature_segment, header)
+    with _headers_lock:
+        _headers[segment] = header
+        while len(_headers) > HEADER_CACHE_SIZE:
+            _headers.popitem(last=False)
+    return header
 
 
 def _x5c(header: dict[str, Any], alg: str) -> list[str]:
@@ -478,6 +502,8 @@ def clear_caches() -> None:
         _outcomes.clear()
     with _leaves_lock:
         _leaves.clear()
+    with _headers_lock:
+        _headers.clear()
     for name in _statistics:
         _statistics[name] = 0
     trust_list_changed()
@@ -828,7 +854,7 @@ def _verify(
             )
         payload_segment = base64.urlsafe_b64encode(detached).rstrip(b"=")
     payload = _b64url(payload_segment, "payload")
-    signed = jws.CompactSignature(header, payload)
+    signed = jws.CompactSignature(dict(header), payload)  # a copy: the header is shared
     signed.segments.update(
         {
             "header": parsed.header_segment,
