@@ -115,11 +115,20 @@ def _configured_or_generated(name: str, key_file: Path) -> str:
     # Owner-only: the folder holds the keys, the SQLite database and demo passwords.
     key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(64)
-    # O_EXCL: two processes starting at once must not each write their own key.
+    # Written whole under a name of its own, then linked into place: two processes
+    # starting at once must neither each keep their own key nor read a file the
+    # other has created but not written yet (os.link fails if the name exists).
+    partial = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return key_file.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(partial, key_file)
+        except FileExistsError:
+            return key_file.read_text(encoding="utf-8").strip()
+    finally:
+        partial.unlink(missing_ok=True)
     return key

@@ -155,3 +155,28 @@ def test_a_query_limit_the_request_limit_cannot_carry_is_refused(settings):
 
     settings.EXCHANGE_QUERY_MAX_BYTES = 2 * 1024 * 1024
     assert checks.check_configuration() == []
+
+
+def test_processes_starting_at_once_all_get_the_one_key_written_whole(tmp_path, monkeypatch):
+    """Nodes started side by side on a new data folder: one key is generated, and no
+    process reads it before it is written whole (an empty key refused the start)."""
+    import threading
+
+    monkeypatch.delenv("LIENTHONG_KEY_ENCRYPTION_KEY", raising=False)
+    monkeypatch.delenv("LIENTHONG_KEY_ENCRYPTION_KEY_FILE", raising=False)
+    key_file = tmp_path / "data" / "key_encryption_key"
+    start, keys = threading.Barrier(8), []
+
+    def start_node() -> None:
+        start.wait()
+        keys.append(config._configured_or_generated("LIENTHONG_KEY_ENCRYPTION_KEY", key_file))
+
+    threads = [threading.Thread(target=start_node) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 8 and len(set(keys)) == 1
+    assert len(keys[0]) >= config.MIN_KEY_ENCRYPTION_KEY_LENGTH
+    assert key_file.read_text(encoding="utf-8") == keys[0]
+    assert [p.name for p in key_file.parent.iterdir()] == ["key_encryption_key"]
