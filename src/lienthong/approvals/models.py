@@ -149,3 +149,7 @@ class ApprovalRequest(models.Model):
     def overdue(self, at=None) -> bool:
         """A pending request past its time: it can only expire now."""
         return self.state == State.PENDING and (at or timezone.now()) >= self.expires_at
+
+    def awaiting_answer(self, at=None) -> bool:
+        """Pending and within its time: the phone may still approve or deny it."""
+        return self.state == State.PENDING and not self.overdue(at)

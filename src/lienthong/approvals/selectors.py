@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from lienthong.approvals.models import ApprovalRequest, PairedDevice, State
+from lienthong.approvals.models import ApprovalRequest, Kind, PairedDevice, State
 
 
 def devices_of(user: Any) -> QuerySet[PairedDevice]:
@@ -29,3 +29,10 @@ def request_for_device(device: PairedDevice, pk: Any) -> ApprovalRequest | None:
 
 def request_of(user: Any, pk: Any, kind: str) -> ApprovalRequest | None:
     return ApprovalRequest.objects.filter(user=user, pk=pk, kind=kind).first()
+
+
+def signature_answer(user: Any, pk: Any) -> tuple[ApprovalRequest | None, bool]:
+    """The user's signature request ``pk`` and whether it is answered — approved,
+    denied, gone or overdue: waiting is over and finishing says how it went."""
+    approval = request_of(user, pk, Kind.SIGNATURE)
+    return approval, approval is None or not approval.awaiting_answer()

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from lienthong.approvals import ceremonies, selectors, services
-from lienthong.approvals.models import Kind, PairedDevice, PairingCode, State
+from lienthong.approvals.models import Kind, PairedDevice, PairingCode
 from lienthong.identity import sessions
 from lienthong.identity import views as identity_views
 from lienthong.identity.models import Account
@@ -272,7 +272,7 @@ def app_request(request, pk):
         {
             "device": device,
             "approval": approval,
-            "answerable": approval.state == State.PENDING and not approval.overdue(),
+            "answerable": approval.awaiting_answer(),
         },
     )
 
@@ -437,7 +437,7 @@ def sign_in_wait(request):
         target = reverse("identity:sign-in")
         return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
     approval = selectors.request_of(user, request_id, Kind.SIGN_IN)
-    if approval is None or not (approval.state == State.PENDING and not approval.overdue()):
+    if approval is None or not approval.awaiting_answer():
         # Answered (or overdue): consume() hands an approval over once, and
         # says why not otherwise (expiring an overdue request on the way).
         try:
@@ -516,7 +516,7 @@ def step_up_wait(request):
         target = reverse("identity:security")
         return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
     approval = selectors.request_of(request.user, held["id"], Kind.STEP_UP)
-    if approval is None or not (approval.state == State.PENDING and not approval.overdue()):
+    if approval is None or not approval.awaiting_answer():
         request.session.pop(STEP_UP, None)
         try:
             services.consume(

@@ -31,7 +31,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from lienthong.approvals import selectors as approvals
-from lienthong.approvals.models import Kind, State
 from lienthong.audit import services as audit
 from lienthong.audit.middleware import client_address
 from lienthong.backoffice import selectors
@@ -531,18 +530,14 @@ def _ask_phone(
 
 def _pending(request: HttpRequest, dossier: Dossier, reference: str):
     """The signed-in leader's pending signature of this dossier's result, else 404."""
-    pending = signing.pending_for(request.user, reference)
-    if pending is None or pending.purpose != results.personal_purpose(dossier):
+    pending = signing.pending_for(request.user, reference, results.personal_purpose(dossier))
+    if pending is None:
         raise Http404
     return pending
 
 
-def _approval(request: HttpRequest, pending):
-    return approvals.request_of(request.user, pending.context.get("approval_id"), Kind.SIGNATURE)
-
-
-def _answered(approval) -> bool:
-    return approval is None or approval.state != State.PENDING or approval.overdue()
+def _phone_answer(request: HttpRequest, pending):
+    return approvals.signature_answer(request.user, pending.context.get("approval_id"))
 
 
 @require_role(Role.LEADER)
@@ -557,7 +552,7 @@ def signature_wait(request: HttpRequest, agency: Agency, code: str, reference: s
         # Finished already (in this tab or another): the dossier says how it went.
         target = reverse("backoffice:detail", kwargs={"agency": agency.identifier, "code": code})
         return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
-    approval = _approval(request, pending)
+    approval, answered = _phone_answer(request, pending)
     return render(
         request,
         "backoffice/signature_wait.html",
@@ -566,7 +561,7 @@ def signature_wait(request: HttpRequest, agency: Agency, code: str, reference: s
             "dossier": dossier,
             "pending": pending,
             "approval": approval,
-            "answered": _answered(approval),
+            "answered": answered,
             "poll": settings.APPROVALS_POLL_SECONDS,
         },
     )
@@ -585,7 +580,7 @@ def signature_finish(
         "backoffice:signature", kwargs={"agency": agency.identifier, "code": code,
                                         "reference": reference}
     )  # fmt: skip
-    if pending.consumed_at is None and not _answered(_approval(request, pending)):
+    if pending.consumed_at is None and not _phone_answer(request, pending)[1]:
         messages.info(
             request, gettext("Your phone has not answered yet. Approve the request on it first.")
         )

@@ -89,6 +89,17 @@ def signal(kind: str) -> None:
     transaction.on_commit(callback)
 
 
+def own_connection():
+    """A PostgreSQL connection of its own (autocommit) to Django's database: a NOTIFY
+    is heard, or delivered, outside any transaction of Django's connection."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    for name in ("cursor_factory", "context", "prepare_threshold", "pool"):
+        params.pop(name, None)
+    return psycopg.connect(**params, autocommit=True)
+
+
 _current: Waiter | None = None
 
 
@@ -129,12 +140,7 @@ class Waiter:
         _current = self
 
     def _listen_postgresql(self) -> None:
-        import psycopg
-
-        params = connection.get_connection_params()
-        for name in ("cursor_factory", "context", "prepare_threshold", "pool"):
-            params.pop(name, None)
-        self._pg = psycopg.connect(**params, autocommit=True)
+        self._pg = own_connection()
         self._pg.add_notify_handler(lambda notice: self._heard.add(notice.payload[:1]))
         self._pg.execute(f"LISTEN {CHANNEL}")
 

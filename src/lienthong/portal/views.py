@@ -32,7 +32,6 @@ from django_ratelimit.decorators import ratelimit
 
 from lienthong.approvals.services import has_paired_device
 from lienthong.audit.middleware import client_address, client_key
-from lienthong.catalog.statuses import status_text
 from lienthong.dossiers import attachments, interconnection, payments, receipts, results, services
 from lienthong.dossiers import selectors as dossiers
 from lienthong.dossiers.errors import AttachmentRefused, DossierConflict
@@ -195,7 +194,6 @@ def _detail(request: HttpRequest, dossier: Dossier, *, status: int = 200, **form
         "holder": holder,
         "holder_node": holder.node if holder.node_id else None,
         "routed": portal_services.was_routed(dossier),
-        "status_text": status_text(dossier.status, dossier.procedure.status_texts),
         "events": dossiers.timeline(dossier),
         "attachments": selectors.attachments(dossier),
         "supplement": selectors.open_supplement_request(dossier),
@@ -441,8 +439,10 @@ def _pending_declaration(request: HttpRequest, dossier: Dossier, reference: str)
     """The signed-in applicant's pending signature of this declaration, else 404."""
     from lienthong.signing import selectors as signing
 
-    pending = signing.pending_for(request.user, reference)
-    if pending is None or pending.purpose != declarations.declaration_purpose(dossier):
+    pending = signing.pending_for(
+        request.user, reference, declarations.declaration_purpose(dossier)
+    )
+    if pending is None:
         raise Http404
     return pending
 
@@ -451,13 +451,8 @@ def _phone_answered(request: HttpRequest, pending) -> tuple[Any, bool]:
     """The approval request of ``pending`` and whether the phone answered it (or it
     is gone or overdue: finishing then says why)."""
     from lienthong.approvals import selectors as approvals
-    from lienthong.approvals.models import Kind, State
 
-    approval = approvals.request_of(
-        request.user, (pending.context or {}).get("approval_id"), Kind.SIGNATURE
-    )
-    answered = approval is None or approval.state != State.PENDING or approval.overdue()
-    return approval, answered
+    return approvals.signature_answer(request.user, (pending.context or {}).get("approval_id"))
 
 
 def _to(request: HttpRequest, target: str) -> HttpResponse:
@@ -629,7 +624,6 @@ def lookup(request: HttpRequest) -> HttpResponse:
         "dossier": found,
         "not_found": not_found,
         "events": dossiers.timeline(found) if found else [],
-        "status_text": status_text(found.status, found.procedure.status_texts) if found else "",
     }
     return render(request, "portal/lookup.html", context)
 

@@ -37,12 +37,16 @@ def live_tokens_of(user: Any) -> QuerySet[AccessToken]:
     ).order_by("-created_at", "-pk")
 
 
-def pending_for(user: Any, reference: str):
-    """The user's pending signature of that reference; None when absent or someone else's."""
+def pending_for(user: Any, reference: str, purpose: str | None = None):
+    """The user's pending signature of that reference (made for ``purpose`` when it is
+    given); None when absent, someone else's or made for something else."""
     from lienthong.signing.models import PendingSignature
 
     if user is None or not getattr(user, "pk", None) or not isinstance(reference, str):
         return None
     if not reference or len(reference) > 64:
         return None
-    return PendingSignature.objects.filter(user=user, reference=reference).first()
+    pending = PendingSignature.objects.filter(user=user, reference=reference).first()
+    if pending is not None and purpose is not None and pending.purpose != purpose:
+        return None
+    return pending

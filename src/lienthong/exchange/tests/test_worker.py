@@ -134,13 +134,8 @@ def test_storing_inbound_wakes_the_worker_for_its_consumers(
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's LISTEN/NOTIFY channel")
 def test_on_postgresql_a_notify_from_another_connection_wakes_the_worker(db, waiter):
-    import psycopg
-
-    params = connection.get_connection_params()
-    for name in ("cursor_factory", "context", "prepare_threshold", "pool"):
-        params.pop(name, None)
     assert waiter.available and waiter.wait(0) == set()
-    with psycopg.connect(**params, autocommit=True) as other:
+    with wake.own_connection() as other:
         other.execute("SELECT pg_notify(%s, %s)", [wake.CHANNEL, wake.INBOUND])
     assert waiter.wait(5) == {wake.INBOUND}
     assert waiter.wait(0) == set()
