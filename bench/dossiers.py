@@ -433,20 +433,26 @@ def explain(data: dict, verbose: bool) -> None:
     from lienthong.catalog import selectors as catalog
     from lienthong.directory.models import Agency
     from lienthong.dossiers import selectors
+    from lienthong.portal import selectors as portal
 
     officer = get_user_model().objects.get(username=dossiers_data.OFFICER)
     agency = Agency.objects.get(identifier=data["officer_agency"])
     citizen = get_user_model().objects.get(username=data["citizens"][0][1])
     code = data["lookups"][0][0]
-    cases = [(f"queue {tab}", selectors.officer_queue(officer, agency, tab)) for tab in QUEUE_TABS]
+    # (label, the queryset counted, how the page's slice is read)
+    cases = [
+        (f"queue {tab}", selectors.officer_queue(officer, agency, tab), selectors.row_values)
+        for tab in QUEUE_TABS
+    ]
     cases += [
-        ("mine", selectors.my_dossiers(citizen)),
-        ("lookup", selectors.Dossier.objects.select_related("procedure", "current_agency").filter(code=code)),
-        ("search", catalog.procedures(query="khai sinh")),
+        ("mine", selectors.my_dossiers(citizen), portal.my_dossiers_listed),
+        ("lookup", selectors.Dossier.objects.select_related("procedure", "current_agency").filter(code=code), None),
+        ("search", catalog.procedures(query="khai sinh"), None),
     ]  # fmt: skip
-    for label, queryset in cases:
+    for label, queryset, rows in cases:
         paginator = Paginator(queryset, 20)
-        for part, query in (("page", paginator.page(1).object_list), ("count", queryset)):
+        sliced = paginator.page(1).object_list
+        for part, query in (("page", rows(sliced) if rows else sliced), ("count", queryset)):
             # Paginator.count runs SELECT COUNT(*) over the same rows.
             plan = query.explain(analyze=True) if part == "page" else _count_plan(queryset)
             lines = plan.splitlines()

@@ -319,6 +319,13 @@ EXCHANGE_LOG_TIMESTAMP_SECONDS = env_int("LIENTHONG_EXCHANGE_LOG_TIMESTAMP_SECON
 EXCHANGE_LOG_RETENTION_DAYS = env_int(
     "LIENTHONG_EXCHANGE_LOG_RETENTION_DAYS", EXCHANGE_RETENTION_DAYS
 )
+# OCSP responses and CRLs past their nextUpdate are kept this long as the proof of
+# what the node knew when it accepted a signature (evidence archives carry them).
+TRUST_REVOCATION_KEEP_DAYS = env_int("LIENTHONG_REVOCATION_KEEP_DAYS", 3650)
+if TRUST_REVOCATION_KEEP_DAYS < 0:
+    raise ConfigurationError(
+        f"LIENTHONG_REVOCATION_KEEP_DAYS: expected 0 or more days, got {TRUST_REVOCATION_KEEP_DAYS}"
+    )
 
 # Prometheus metrics (/metrics): a bearer token; without one, loopback clients only.
 METRICS_TOKEN = env_str("LIENTHONG_METRICS_TOKEN")
@@ -333,6 +340,13 @@ DOSSIERS_STORAGE_DIR = Path(
 ).resolve()
 DOSSIERS_NOTIFY_BACKENDS = env_list("LIENTHONG_DOSSIERS_NOTIFY_BACKENDS", ["console"])
 DOSSIERS_PAYMENT_BACKEND = env_str("LIENTHONG_DOSSIERS_PAYMENT_BACKEND", "console")
+# The VNPAY gateway (payment backend "vnpay"): the merchant's terminal code, the
+# hash secret (LIENTHONG_VNPAY_HASH_SECRET_FILE to read it from a file), the
+# gateway's payment page, and how long a payment page stays open (minutes).
+VNPAY_TMN_CODE = env_str("LIENTHONG_VNPAY_TMN_CODE", "")
+VNPAY_HASH_SECRET = env_str("LIENTHONG_VNPAY_HASH_SECRET", "")
+VNPAY_URL = env_str("LIENTHONG_VNPAY_URL", "")
+VNPAY_EXPIRE_MINUTES = env_int("LIENTHONG_VNPAY_EXPIRE_MINUTES", 15)
 
 # --- The directory ----------------------------------------------------------
 # Signed snapshots: the agency whose key signs them (on the central node), how

@@ -49,9 +49,10 @@ class ReasonForm(forms.Form):
 class ApproveForm(ActionForm):
     """The leader's approval, with the result document if there is one, and how it
     is signed: the agency's seal, or the leader's own signature approved on their
-    phone or with a one-time code."""
+    phone, with a one-time code, or — a key at an external signing service that
+    authorises by OAuth (CSC ``oauth2code``) — approved at that service."""
 
-    SEAL, PHONE, CODE = "seal", "phone", "code"
+    SEAL, PHONE, CODE, SERVICE = "seal", "phone", "code", "service"
 
     result = forms.FileField(
         label=_("Result document (PDF, optional)"),
@@ -67,6 +68,7 @@ class ApproveForm(ActionForm):
             (SEAL, _("The agency's seal")),
             (PHONE, _("My signature, approved on my phone")),
             (CODE, _("My signature, with a one-time code")),
+            (SERVICE, _("My signature, approved at the signing service")),
         ],
         required=False,
         initial=SEAL,
@@ -89,6 +91,17 @@ class ApproveForm(ActionForm):
 
     def clean_signature(self) -> str:
         return self.cleaned_data.get("signature") or self.SEAL
+
+    def offer(self, choices: list[str], *, external: bool = False) -> None:
+        """Show only the ways of signing open to this leader (``choices``); with an
+        external signing service, which says itself where its codes come from,
+        no choice of the code's source."""
+        field = self.fields["signature"]
+        field.choices = [c for c in field.choices if c[0] in choices]
+        if self.CODE not in choices:
+            self.fields.pop("otp", None)
+        if external or self.CODE not in choices:
+            self.fields.pop("otp_method", None)
 
     def clean(self):
         data = super().clean()

@@ -55,6 +55,9 @@ from lienthong.dossiers.forms import DossierForm
 from lienthong.dossiers.models import Dossier, Status
 from lienthong.identity.models import Role
 from lienthong.identity.permissions import has_role, require_role
+from lienthong.signing import links as signing_links
+from lienthong.signing import oauth2code, providers
+from lienthong.signing import pdf as signing_pdf
 from lienthong.signing import selectors as signing
 from lienthong.signing import services as signing_services
 from lienthong.signing.errors import SigningRefused
@@ -275,8 +278,14 @@ def queue(request: HttpRequest, agency: Agency) -> HttpResponse:
     chosen = request.GET.get("queue", "open")
     if chosen not in dict(QUEUES):
         chosen = "open"
-    listed = dossiers.listed(dossiers.officer_queue(request.user, agency, chosen))
+    listed = dossiers.officer_queue(request.user, agency, chosen)
     page = Paginator(listed, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The page's rows read as values and printed ready (the count above stays
+    # without their joins), each dossier's address made from one reverse().
+    rows = dossiers.list_rows(
+        dossiers.row_values(page.object_list),
+        dossiers.url_of_code("backoffice:detail", agency.identifier),
+    )
     # The page's own check (require_role) answers the menu's question too.
     request.user._backoffice_is_officer = True
     return render(
@@ -287,6 +296,7 @@ def queue(request: HttpRequest, agency: Agency) -> HttpResponse:
             "queues": QUEUES,
             "queue": chosen,
             "page": page,
+            "rows": rows,
             "can_intake": has_role(request.user, agency, Role.ONE_STOP_OFFICER),
         },
     )
@@ -322,13 +332,17 @@ def _detail(
             initial = {"version": dossier.version, "delivery": dossier.result_delivery}
             form = action.form(initial=initial, prefix=action.slug)
         actions.append({"action": action, "form": form})
+    # The leader's own signature: offered on the approve form, or told why not.
+    personal = (
+        _personal(request.user) if any(a["action"].slug == "approve" for a in actions) else None
+    )
+    for item in actions:
+        if item["action"].slug == "approve" and personal:
+            item["form"].offer(personal["choices"], external=personal["external"])
     context = {
         "agency": agency,
         "dossier": dossier,
-        # The leader's own signature: offered on the approve form, or told why not.
-        "personal": (
-            _personal(request.user) if any(a["action"].slug == "approve" for a in actions) else None
-        ),
+        "personal": personal,
         "declaration": selectors.declaration(dossier),
         "attachments": selectors.attachments(dossier),
         "supplement": selectors.open_supplement_request(dossier),
@@ -416,6 +430,8 @@ def act(request: HttpRequest, agency: Agency, code: str, action: str) -> HttpRes
             return _detail(request, agency, dossier, status=400, bound=(chosen.slug, form))
         if form.cleaned_data["signature"] == ApproveForm.PHONE:
             return _ask_phone(request, agency, dossier, form)
+        if form.cleaned_data["signature"] == ApproveForm.SERVICE:
+            return _ask_phone(request, agency, dossier, form, at_service=True)
         form.cleaned_data["address"] = client_address(request)
     try:
         chosen.perform(request.user, dossier, form.cleaned_data)
@@ -457,10 +473,31 @@ def _signer(data: dict) -> results.ResultSigner | None:
 
 
 def _personal(user: Any) -> dict:
-    """What the approve form tells the leader about their own signature."""
+    """What the approve form tells the leader about their own signature: their key,
+    their paired phone, and — with an external signing service — whether their
+    account there is linked, how the service authorises the key (at the service
+    by OAuth, or with a code) and whether it sends the code itself."""
+    external = providers.is_external()
+    credential = results.personal_credential(user)
+    at_service = external and oauth2code.uses_oauth2code(credential)
+    if not external:
+        choices = [ApproveForm.SEAL, ApproveForm.PHONE, ApproveForm.CODE]
+    elif credential is None:
+        choices = [ApproveForm.SEAL]
+    else:
+        choices = [ApproveForm.SEAL, ApproveForm.SERVICE if at_service else ApproveForm.CODE]
     return {
-        "credential": results.personal_credential(user),
-        "paired": approvals.devices_of(user).exists(),
+        "credential": credential,
+        "paired": not external and approvals.devices_of(user).exists(),
+        "external": external,
+        "service": signing_links.service_url() if external else "",
+        "linked": not external or signing_links.live_link(user) is not None,
+        "at_service": at_service,
+        # The SMS button: this node's own (local), or the service's credentials/sendOTP.
+        "sms": credential is not None
+        and not at_service
+        and (not external or getattr(credential, "otp_sent_by_service", False)),
+        "choices": choices,
     }
 
 
@@ -468,10 +505,27 @@ def _why_not_personal(user: Any, choice: str) -> str:
     if choice == ApproveForm.SEAL:
         return ""
     personal = _personal(user)
+    if not personal["linked"]:
+        return gettext(
+            "Link your account at the signing service %(service)s first: see Account → "
+            "Digital signature."
+        ) % {"service": personal["service"]}
     if personal["credential"] is None:
         return gettext(
             "You have no personal signing key with a valid certificate: see Account → Signing keys."
         )
+    if choice not in personal["choices"]:
+        if personal["at_service"]:
+            return gettext(
+                "Your key at the signing service is authorised there: choose “My signature, "
+                "approved at the signing service”."
+            )
+        if personal["external"]:
+            return gettext(
+                "Your key at the signing service is authorised with a one-time code: choose "
+                "“My signature, with a one-time code”."
+            )
+        return gettext("This way of signing is not available.")
     if choice == ApproveForm.PHONE and not personal["paired"]:
         return gettext(
             "No phone is paired with your account: pair one, or sign with a one-time code."
@@ -490,10 +544,18 @@ def _refusal(exc: ResultRefused) -> str:
 
 
 def _ask_phone(
-    request: HttpRequest, agency: Agency, dossier: Dossier, form: ApproveForm
+    request: HttpRequest,
+    agency: Agency,
+    dossier: Dossier,
+    form: ApproveForm,
+    *,
+    at_service: bool = False,
 ) -> HttpResponse:
     """First half of the phone path: the signature is prepared and the phone asked;
-    the leader waits on the signature page."""
+    the leader waits on the signature page. ``at_service``: the leader's key is at
+    the external service, which authorises it by OAuth (CSC ``oauth2code``): the
+    leader is sent there with the pending signature's hashes, and comes back to
+    the signature page (lienthong.signing.oauth2code)."""
     data = form.cleaned_data
     upload = data["result"]
     try:
@@ -510,6 +572,7 @@ def _ask_phone(
             name=getattr(upload, "name", "") or "ket-qua.pdf",
             note=data["note"],
             request_meta=request,
+            at_service=at_service,
         )
     except DossierConflict as exc:
         dossier.refresh_from_db()
@@ -520,12 +583,33 @@ def _ask_phone(
     except ResultRefused as exc:
         dossier.refresh_from_db()
         return _detail(request, agency, dossier, status=_status(exc), error=_refusal(exc))
-    return redirect(
-        "backoffice:signature",
-        agency=agency.identifier,
-        code=dossier.code,
-        reference=pending.reference,
-    )
+    wait = reverse(
+        "backoffice:signature", kwargs={"agency": agency.identifier, "code": dossier.code,
+                                        "reference": pending.reference}
+    )  # fmt: skip
+    if not at_service:
+        return redirect(wait)
+    try:
+        url, kept = oauth2code.start(
+            user=request.user,
+            pending=pending,
+            redirect_uri=request.build_absolute_uri(reverse("signing:authorize-callback")),
+            wait_url=wait,
+            back_url=reverse(
+                "backoffice:detail", kwargs={"agency": agency.identifier, "code": dossier.code}
+            ),
+            description=f"Kết quả hồ sơ {dossier.code} · sha256:{pending.document_sha256}",
+            source="backoffice",
+        )
+    except SigningRefused as exc:
+        pending.delete()
+        return _detail(request, agency, dossier, status=exc.status, error=_message(exc))
+    oauth2code.remember(request.session, kept)
+    return redirect(url)
+
+
+def _message(exc: SigningRefused) -> str:
+    return exc.message_en if _english() else exc.message_vi
 
 
 def _pending(request: HttpRequest, dossier: Dossier, reference: str):
@@ -537,6 +621,10 @@ def _pending(request: HttpRequest, dossier: Dossier, reference: str):
 
 
 def _phone_answer(request: HttpRequest, pending):
+    """The phone's request and whether it answered; for a signature authorised at the
+    external service (CSC oauth2code), no request, answered once authorised."""
+    if pending.context.get("approval_id") is None:
+        return None, signing_pdf.authorized_at_service(pending)
     return approvals.signature_answer(request.user, pending.context.get("approval_id"))
 
 
@@ -562,6 +650,7 @@ def signature_wait(request: HttpRequest, agency: Agency, code: str, reference: s
             "pending": pending,
             "approval": approval,
             "answered": answered,
+            "at_service": pending.context.get("approval_id") is None,
             "poll": settings.APPROVALS_POLL_SECONDS,
         },
     )
@@ -704,16 +793,32 @@ def receipt(request: HttpRequest, agency: Agency, code: str) -> HttpResponse:
 def signature_sms(request: HttpRequest, agency: Agency, code: str) -> HttpResponse:
     """An SMS code for the leader's own signature (the approve form's SMS choice)."""
     dossier = _dossier(request, agency, code)
-    credential = results.personal_credential(request.user)
-    if credential is None:
-        messages.error(request, _why_not_personal(request.user, ApproveForm.CODE))
+    personal = _personal(request.user)
+    credential = personal["credential"]
+    if credential is None or not personal["sms"]:
+        messages.error(
+            request,
+            _why_not_personal(request.user, ApproveForm.CODE)
+            or gettext("The signing service does not send codes for your key."),
+        )
     else:
         try:
-            signing_services.send_otp(
-                user=request.user, credential_id=credential.credential_id, source="web"
-            )
+            if personal["external"]:
+                # The service sends its own code (CSC credentials/sendOTP).
+                oauth2code.send_otp(
+                    user=request.user, credential_id=credential.credential_id, source="backoffice"
+                )
+            else:
+                signing_services.send_otp(
+                    user=request.user, credential_id=credential.credential_id, source="web"
+                )
         except SigningRefused as exc:
-            messages.error(request, exc.message_en if _english() else exc.message_vi)
+            messages.error(request, _message(exc))
         else:
-            messages.success(request, gettext("An SMS code was sent to your phone."))
+            messages.success(
+                request,
+                gettext("The signing service sent you a one-time code.")
+                if personal["external"]
+                else gettext("An SMS code was sent to your phone."),
+            )
     return redirect("backoffice:detail", agency=agency.identifier, code=dossier.code)

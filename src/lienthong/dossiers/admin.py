@@ -13,6 +13,7 @@ from lienthong.dossiers.models import (
     DossierCounter,
     DossierEvent,
     Payment,
+    PaymentAttempt,
     SupplementRequest,
 )
 
@@ -93,3 +94,21 @@ class AppliedEnvelopeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["envelope_id", "type", "outcome", "dossier", "applied_at"]
     list_filter = ["type", "outcome"]
     search_fields = ["envelope_id"]
+
+
+@admin.register(PaymentAttempt)
+class PaymentAttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Online payment attempts; ``surplus`` ones are money taken twice, to refund."""
+
+    list_display = [
+        "reference",
+        "backend",
+        "state",
+        "payment",
+        "started_at",
+        "closed_at",
+        "receipt",
+    ]
+    list_filter = ["state", "backend"]
+    list_select_related = ["payment"]
+    search_fields = ["reference", "receipt", "payment__dossier__code"]

@@ -13,6 +13,16 @@ creates the ``Attachment`` row afterwards, in its transaction: a crash before
 the rename leaves a temporary file; a crash (or rollback) after it leaves a
 blob no row names. ``sweep`` removes both once they are a day old. Nothing
 leaves a row without its file.
+
+**Staged uploads.** A dossier form that comes back without being submitted (the
+address picker without JavaScript, an error) keeps the files already chosen:
+``stage`` stores each as a submission does (checked, content-addressed) and names
+it with a ``StagedUpload`` row bound to the browser session and the form, for
+``STAGED_FOR``; the final submission takes them (``staged_file``) and
+``discard_staged`` drops the rows. The blob comes first, the row after: a crash in
+between leaves a blob no row names, which ``sweep`` removes like any other. A staged
+blob is not swept while its row lives; ``sweep`` deletes expired rows first (not in a
+dry run), so their blobs go with the next sweep once old enough.
 """
 
 from __future__ import annotations
@@ -28,6 +38,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.core.files import File
+from django.db import transaction
 from django.utils import timezone
 
 from lienthong.dossiers.errors import AttachmentRefused
@@ -168,11 +180,84 @@ def open_blob(relative: str) -> BinaryIO:
     return full_path(relative).open("rb")
 
 
+# --- Staged uploads ----------------------------------------------------------------------
+
+# How long a file chosen on a form that came back is kept for its submission.
+STAGED_FOR = dt.timedelta(hours=2)
+
+
+def stage(
+    upload: Any, *, session_key: str, form_key: str, field: str, accepted: Iterable[str]
+) -> Any:
+    """Store ``upload`` (checked as ``store`` checks it: AttachmentRefused) and keep it
+    for the form ``form_key`` of the session ``session_key`` under the input
+    ``field``, replacing the file staged there before. Returns the ``StagedUpload``."""
+    from lienthong.dossiers.models import StagedUpload
+
+    if not session_key:
+        raise ValueError("a staged upload needs a session")
+    blob = store(upload, accepted=accepted)
+    now = timezone.now()
+    with transaction.atomic():
+        StagedUpload.objects.filter(
+            session_key=session_key, form_key=form_key, field=field
+        ).delete()
+        return StagedUpload.objects.create(
+            session_key=session_key,
+            form_key=form_key,
+            field=field,
+            sha256=blob.sha256,
+            size=blob.size,
+            media_type=blob.media_type,
+            original_name=blob.original_name,
+            path=blob.path,
+            staged_at=now,
+            expires_at=now + STAGED_FOR,
+        )
+
+
+def staged(session_key: str, form_key: str, *, now=None) -> dict[str, Any]:
+    """{input name: StagedUpload} of the form, not expired and whose blob is still its
+    size (a blob gone is simply not offered: she chooses the file again)."""
+    from lienthong.dossiers.models import StagedUpload
+
+    if not session_key:
+        return {}
+    rows = StagedUpload.objects.filter(
+        session_key=session_key, form_key=form_key, expires_at__gt=now or timezone.now()
+    )
+    found = {}
+    for row in rows:
+        path = full_path(row.path)
+        if path.is_file() and path.stat().st_size == row.size:
+            found[row.field] = row
+    return found
+
+
+def staged_file(row: Any) -> File:
+    """A staged upload as an upload the dossiers service stores (its digest is checked
+    again when it is stored, like any file)."""
+    handle = open_blob(row.path)
+    return File(handle, name=row.original_name)
+
+
+def discard_staged(session_key: str, form_key: str) -> int:
+    """Drop the form's staged rows (after its submission: the dossier's attachments
+    name the blobs now)."""
+    from lienthong.dossiers.models import StagedUpload
+
+    deleted, _kinds = StagedUpload.objects.filter(
+        session_key=session_key, form_key=form_key
+    ).delete()
+    return deleted
+
+
 @dataclass
 class SweepReport:
     temp_files: list[Path] = field(default_factory=list)
     blobs: list[Path] = field(default_factory=list)
     dry_run: bool = True
+    expired_staged: int = 0
 
 
 def sweep(
@@ -181,10 +266,13 @@ def sweep(
     """Temporary files and blobs no attachment names, older than ``older_than``;
     removed unless ``dry_run`` (the default). Young files are left alone: they may
     belong to an upload whose transaction has not committed yet."""
-    from lienthong.dossiers.models import Attachment
+    from lienthong.dossiers.models import Attachment, StagedUpload
 
-    cutoff = ((now or timezone.now()) - older_than).timestamp()
+    moment = now or timezone.now()
+    cutoff = (moment - older_than).timestamp()
     report = SweepReport(dry_run=dry_run)
+    expired = StagedUpload.objects.filter(expires_at__lte=moment)
+    report.expired_staged = expired.count() if dry_run else expired.delete()[0]
     temp_dir = root() / "tmp"
     if temp_dir.is_dir():
         for path in sorted(temp_dir.glob(f"{TMP_PREFIX}*")):
@@ -194,8 +282,11 @@ def sweep(
     old = [p for p in sorted(blob_dir.glob("*/*")) if p.is_file() and p.stat().st_mtime < cutoff]
     for start in range(0, len(old), 500):
         batch = old[start : start + 500]
+        digests = [p.name for p in batch]
         named = set(
-            Attachment.objects.filter(sha256__in=[p.name for p in batch]).values_list(
+            Attachment.objects.filter(sha256__in=digests).values_list("sha256", flat=True)
+        ) | set(
+            StagedUpload.objects.filter(sha256__in=digests, expires_at__gt=moment).values_list(
                 "sha256", flat=True
             )
         )

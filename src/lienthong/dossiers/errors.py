@@ -29,6 +29,10 @@ MESSAGES = {
     "payment_mismatch": _("The amount paid is not the amount asked for."),
     "payment_unverified": _("The payment could not be verified; nothing was recorded."),
     "payment_unavailable": _("The payment service cannot be reached now: try again later."),
+    "payment_failed": _("The payment was not made: nothing was charged. You may try again."),
+    "payment_attempt_cancelled": _(
+        "This payment attempt was cancelled when a new one was started: use the latest one."
+    ),
     "documents_missing": _("A required document is missing."),
     "no_next_agency": _("No agency of the directory can take the next step of this dossier."),
     "attachment_unavailable": _(

@@ -32,6 +32,16 @@ step, the agency that did it hands the dossier to the next step's agency:
     it only if its own state machine lets the applicant withdraw (``workflow``): the
     new status goes back as a ``dossier.status``; otherwise a ``dossier.refusal``.
 
+``dossier.payment`` (from the originating agency to the agency holding the dossier)
+    ``{"origin_code", "code", "request", "request_id", "amount", "backend",
+    "reference", "receipt", "paid_at"}``: the fee the holder asked (its status 6
+    report carries ``payment``: ``{"id", "amount", "reason"}``; ``request`` is that
+    id) was paid on the portal's node. The holder records it through its own state
+    machine (``services.record_payment``, acting as ``payment:<backend>``): the
+    dossier goes back to processing and that status comes back as any change does;
+    refused (another amount, nothing awaited), a ``dossier.refusal``. The same
+    payment again (``request_id``: backend and reference) is ``duplicate``.
+
 ``dossier.refusal`` (from the holding agency to the originating agency)
     ``{"origin_code", "code", "step", "status", "request", "request_id", "refusal",
     "message_vi", "message_en", "at"}``: a request (``request``: its type) was refused
@@ -69,8 +79,11 @@ from lienthong.dossiers.models import (
     AppliedEnvelope,
     Attachment,
     AttachmentKind,
+    AttemptState,
     Dossier,
     DossierEvent,
+    Payment,
+    PaymentAttempt,
     Status,
 )
 from lienthong.exchange import attachments as exchange_files
@@ -84,7 +97,8 @@ STATUS = "dossier.status"
 RESULT = "dossier.result"
 WITHDRAW = "dossier.withdraw"
 REFUSAL = "dossier.refusal"
-TYPES = (HANDOFF, STATUS, RESULT, WITHDRAW, REFUSAL)
+PAYMENT = "dossier.payment"
+TYPES = (HANDOFF, STATUS, RESULT, WITHDRAW, REFUSAL, PAYMENT)
 # What travels with a hand-off: the citizen's documents and supplements, and the
 # signed results of the earlier steps (the next agency decides on them). Drafts stay.
 CARRIED = (AttachmentKind.DOCUMENT, AttachmentKind.SUPPLEMENT, AttachmentKind.RESULT)
@@ -318,6 +332,10 @@ def report_status(*, actor: Any, dossier: Dossier, reason: str = "") -> None:
         "at": timezone.now().isoformat(),
     }
     files = None
+    if dossier.status == Status.PAYMENT_REQUESTED:
+        due = dossier.payment_due
+        if due is not None:  # the citizen pays it on the portal's node (``relay_payment``)
+            payload["payment"] = {"id": due.pk, "amount": due.amount, "reason": due.reason}
     if dossier.status == Status.DONE and dossier.result_id:
         payload["result"] = _offer(dossier.result)
         files = [payload["result"]]
@@ -356,6 +374,7 @@ def apply(message: InboundMessage) -> AppliedEnvelope:
             RESULT: _apply_result,
             WITHDRAW: _apply_withdraw,
             REFUSAL: _apply_refusal,
+            PAYMENT: _apply_payment,
         }[message.type]
         try:
             with transaction.atomic():
@@ -562,6 +581,8 @@ def _record_status(message: InboundMessage, dossier: Dossier) -> Dossier:
         changes={"remote_status": [previous, int(status)], "agency": sender.identifier},
         source="exchange",
     )
+    if status == Status.PAYMENT_REQUESTED and isinstance(data.get("payment"), dict):
+        _remote_fee(message, dossier, sender, data)
     # Told once, here, under her code: the step's own dossier tells her nothing.
     notifications.notify_reported_on_commit(
         dossier, status, previous=previous if same_step else None, step=step
@@ -722,11 +743,195 @@ def _apply_refusal(message: InboundMessage) -> tuple[Dossier | None, str]:
         },
         source="exchange",
     )
+    if data["request"] == PAYMENT:
+        _payment_refused(message, dossier, data)
     if data["request"] == WITHDRAW:  # the one request a citizen makes of the holder
         notifications.notify_refused_on_commit(
             dossier, reason=str(data.get("message_vi", ""))[:2000], status=status
         )
     return dossier, "recorded"
+
+
+# --- A fee asked on the holder's node, paid on the portal's ----------------------------
+
+
+def _remote_fee(message: InboundMessage, dossier: Dossier, sender: Agency, data: dict) -> None:
+    """The holder asks a fee of a routed dossier: the same fee, payable here
+    (``payments.payable``), answering that request (``Payment.remote_request``). A
+    fee still unpaid here from an earlier request is replaced by the new one."""
+    fee = data["payment"]
+    amount = int(fee["amount"])
+    if amount <= 0:
+        raise ValueError("amount")
+    request = f"{sender.identifier}/{str(data.get('code', ''))[:60]}/{int(fee['id'])}"
+    if dossier.payments.filter(remote_request=request).exists():
+        return  # the same request reported again
+    values = {
+        "amount": amount,
+        "reason": str(fee.get("reason", ""))[:2000],
+        "requested_at": timezone.now(),
+        "remote_request": request,
+        "backend": "",
+        "reference": "",
+        "started_at": None,
+    }
+    due = dossier.payment_due
+    if due is not None:
+        due.attempts.filter(state=AttemptState.OPEN).update(
+            state=AttemptState.CANCELLED, closed_at=timezone.now()
+        )
+        Payment.objects.filter(pk=due.pk).update(**values)
+    else:
+        Payment.objects.create(dossier=dossier, **values)
+    audit.record(
+        actor=f"exchange:{message.sender}",
+        action="payment_requested",
+        obj=dossier,
+        changes={"amount": amount, "request": request},
+        source="exchange",
+    )
+
+
+def relay_payment(
+    *, actor: Any, dossier: Dossier, payment: Payment, backend: str, reference: str, receipt: str
+) -> Dossier:
+    """Record here the payment of a fee the agency holding a routed dossier asked
+    (``Payment.remote_request``) and send it there (``dossier.payment``), in the
+    caller's transaction: the payment, a ``payment_received`` event (the dossier's
+    own status unchanged: the holder decides), the audit record, the envelope."""
+    agency_id, step_code, request = payment.remote_request.split("/")
+    now = timezone.now()
+    Payment.objects.filter(pk=payment.pk).update(
+        backend=backend, reference=reference, receipt=receipt, paid_at=now
+    )
+    origin_code, _origin_member = _origin(dossier)
+    request_id = f"{backend}:{reference}"
+    exchange.send(
+        actor=actor,
+        type=PAYMENT,
+        sender=member(dossier.receiving_agency),
+        recipient=member(agency_id),
+        correlation_id=origin_code,
+        payload={
+            "origin_code": origin_code,
+            "code": step_code,
+            "request": int(request),
+            "request_id": request_id,
+            "amount": payment.amount,
+            "backend": backend,
+            "reference": reference,
+            "receipt": receipt,
+            "paid_at": now.isoformat(),
+        },
+    )
+    Dossier.objects.filter(pk=dossier.pk).update(version=dossier.version + 1)
+    dossier.refresh_from_db()
+    DossierEvent.objects.create(
+        dossier=dossier,
+        action="payment_received",
+        status_from=dossier.status,
+        status_to=dossier.status,
+        actor_label=audit.actor_label(actor),
+        agency=dossier.current_agency,
+        step=dossier.step.position if dossier.step_id else None,
+        note=f"{payment.amount:,} VND".replace(",", "."),
+    )
+    audit.record(
+        actor=actor,
+        action="payment_received",
+        obj=dossier,
+        changes={
+            "payment": payment.pk,
+            "amount": payment.amount,
+            "backend": backend,
+            "reference": reference,
+            "receipt": receipt,
+            "relayed_to": agency_id,
+        },
+        source="dossiers",
+    )
+    return dossier
+
+
+def _apply_payment(message: InboundMessage) -> tuple[Dossier | None, str]:
+    """The fee this agency asked was paid on the originating agency's node: recorded
+    through the one state machine (``services.record_payment``, acting as
+    ``payment:<backend>``), which moves the dossier back to processing and reports
+    it; refused by it (another amount, nothing awaited), a ``dossier.refusal``. The
+    same payment again is ``duplicate``."""
+    from lienthong.dossiers import services  # services hands off through this module
+
+    data = message.payload
+    dossier = (
+        Dossier.objects.select_related("step", "current_agency")
+        .filter(
+            code=str(data["code"]),
+            origin_code=str(data["origin_code"]),
+            origin_member=message.sender,  # only the originating agency pays here
+            current_agency__identifier=_agency_of(message.recipient),
+        )
+        .first()
+    )
+    if dossier is None:
+        return None, "unknown_dossier"
+    backend, reference = str(data["backend"])[:60], str(data["reference"])
+    if not backend or not reference or backend == services.COUNTER:
+        raise ValueError("backend")
+    # Taken at the originating agency's gateway: named here under that agency, so it
+    # never collides with a payment made at this node's own gateway.
+    reference = f"{_agency_of(message.sender)}:{reference}"[:100]
+    payment = dossier.payments.filter(pk=int(data["request"])).first()
+    if (
+        payment is not None
+        and payment.paid_at is not None
+        and (payment.backend, payment.reference) == (backend, reference)
+    ):
+        return dossier, "duplicate"
+    actor = workflow.paid_through(backend)
+    try:
+        with transaction.atomic():
+            if payment is None or payment.paid_at is not None:
+                raise DossierConflict("payment_not_requested", status_from=dossier.status)
+            # The attempt made on the other node is the payment under way here.
+            Payment.objects.filter(pk=payment.pk).update(
+                backend=backend, reference=reference, started_at=timezone.now()
+            )
+            dossier = services.record_payment(
+                actor=actor,
+                dossier=dossier,
+                backend=backend,
+                reference=reference,
+                amount=int(data["amount"]),
+                receipt=str(data.get("receipt", ""))[:100],
+                note=f"{int(data['amount']):,} VND".replace(",", "."),
+            )
+    except DossierConflict as refused:
+        _refuse(actor=actor, dossier=dossier, request=message, refused=refused)
+        return dossier, "refused"
+    return dossier, "recorded"
+
+
+def _payment_refused(message: InboundMessage, dossier: Dossier, data: dict) -> None:
+    """The holder refused a payment made here (paid otherwise meanwhile, another
+    amount): the money taken is kept on record as to refund (``surplus``)."""
+    backend, _sep, reference = str(data.get("request_id", "")).partition(":")
+    attempt = PaymentAttempt.objects.filter(
+        backend=backend, reference=reference, payment__dossier=dossier
+    ).first()
+    if attempt is None:
+        return
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(state=AttemptState.SURPLUS)
+    audit.record(
+        actor=f"exchange:{message.sender}",
+        action="payment_surplus",
+        obj=dossier,
+        changes={
+            "payment": attempt.payment_id,
+            "reference": reference,
+            "refusal": str(data["refusal"]),
+        },
+        source="exchange",
+    )
 
 
 # --- Reading -----------------------------------------------------------------------------

@@ -411,6 +411,10 @@ class Payment(models.Model):
         blank=True,
         related_name="+",
     )
+    # A fee asked by the agency holding a routed dossier on another node: that
+    # agency's request ("<step dossier code>#<its payment id>"), which the payment
+    # made here answers (``interconnection.relay_payment``). Empty for a fee asked here.
+    remote_request = models.CharField(_("fee asked on another node"), max_length=120, blank=True)
 
     class Meta:
         verbose_name = _("payment")
@@ -435,6 +439,79 @@ class Payment(models.Model):
     @property
     def is_paid(self) -> bool:
         return self.paid_at is not None
+
+
+class AttemptState(models.TextChoices):
+    OPEN = "open", _("under way")
+    CANCELLED = "cancelled", _("cancelled by a later attempt")
+    FAILED = "failed", _("not paid")
+    PAID = "paid", _("paid")
+    # Paid at the gateway after the fee had been paid otherwise: the money is kept
+    # on record, never a second payment of the dossier, and is to be refunded.
+    SURPLUS = "surplus", _("paid twice: to refund")
+
+
+class PaymentAttempt(models.Model):
+    """One try at paying a ``Payment`` online (``payments.start``): the backend's
+    reference, and how it ended. A new attempt cancels the open one; a gateway's
+    late confirmation of a cancelled attempt is judged by ``payments.settle``."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="attempts")
+    backend = models.CharField(_("payment backend"), max_length=60)
+    reference = models.CharField(_("payment reference"), max_length=100)
+    state = models.CharField(
+        _("state"), max_length=12, choices=AttemptState.choices, default=AttemptState.OPEN
+    )
+    started_at = models.DateTimeField(_("started at"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    receipt = models.CharField(_("receipt number"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("payment attempt")
+        verbose_name_plural = _("payment attempts")
+        ordering = ["started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["backend", "reference"], name="dossiers_payment_attempt_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["payment"],
+                condition=models.Q(state="open"),
+                name="dossiers_one_open_payment_attempt",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend} {self.reference} ({self.state})"
+
+
+class StagedUpload(models.Model):
+    """A file chosen on a dossier form that came back without being submitted (the
+    address picker without JavaScript, an error): stored content-addressed as a
+    submission stores it, bound to the browser session and the form, and used by the
+    final submission unless replaced. Expires (``attachments.STAGED_FOR``) and is
+    cleaned by ``attachments.sweep``; the blob it names is not swept while it lives."""
+
+    session_key = models.CharField(_("session"), max_length=64)
+    form_key = models.CharField(_("form"), max_length=200)
+    field = models.CharField(_("input"), max_length=120)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    media_type = models.CharField(_("media type"), max_length=100)
+    original_name = models.CharField(_("file name"), max_length=255)
+    path = models.CharField(_("stored at"), max_length=200)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    staged_at = models.DateTimeField(_("staged at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("staged upload")
+        verbose_name_plural = _("staged uploads")
+        ordering = ["field", "position", "id"]
+        indexes = [models.Index(fields=["session_key", "form_key"], name="dossiers_staged_form")]
+
+    def __str__(self) -> str:
+        return self.original_name
 
 
 class AttachmentKind(models.TextChoices):

@@ -183,6 +183,9 @@ LEADER_REFUSALS = frozenset(
         "provider_not_linked",
         "provider_link_expired",
         "provider_no_phone_approval",
+        "provider_not_oauth2code",
+        "provider_authorize_refused",
+        "provider_other_hashes",
         "invalid_token",
     }
 )
@@ -348,12 +351,17 @@ def request_personal_signature(
     name: str = "ket-qua.pdf",
     note: str = "",
     request_meta: Any = None,
+    at_service: bool = False,
 ):
     """First half of the phone path: prepare the leader's signature of ``pdf`` (or the
     specialist's draft) and ask their paired phone to approve it (the phone shows
     the dossier code, the document's name and SHA-256, the agency). The pending
     signature, whose ``context`` keeps the version read, the note, the approval
     request and, for an uploaded PDF, its stored copy.
+
+    ``at_service``: the leader's key is at the external service, which authorises
+    it by OAuth (CSC ``oauth2code``): the phone is not asked; the caller sends the
+    leader to the service with the pending signature (lienthong.signing.oauth2code).
 
     Refused before anything is kept: DossierConflict (stale version, a move the
     leader may not make, ``no_result``), AttachmentRefused, ResultRefused
@@ -379,12 +387,20 @@ def request_personal_signature(
             pdf = handle.read()
         name = row.original_name
     check_pdf(pdf)
-    if providers.is_external():
+    if providers.is_external() and not at_service:
         raise _no_phone_approval(actor, current)
     credential = personal_credential(actor)
     if credential is None:
         raise _no_credential(actor, current)
-    if not approvals.has_paired_device(actor):
+    if at_service and getattr(credential, "auth_mode", "") != "oauth2code":
+        raise _signing_refused(
+            actor=actor,
+            dossier=current,
+            code="provider_not_oauth2code",
+            vi="Khóa ký này được cấp quyền bằng mã xác thực một lần, không phải tại dịch vụ.",
+            en="This key is authorised with a one-time code, not at the service.",
+        )
+    if not at_service and not approvals.has_paired_device(actor):
         raise _signing_refused(
             actor=actor,
             dossier=current,
@@ -425,6 +441,8 @@ def request_personal_signature(
         raise _signing_refused(
             actor=actor, dossier=current, code=exc.code, vi=exc.message_vi, en=exc.message_en
         ) from exc
+    if at_service:
+        return pending
     try:
         approval = remote.ask_phone(
             pending,

@@ -11,11 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import RFC3986_SUBDELIMS
+from django.utils.translation import get_language
 
 from lienthong.catalog.models import FieldKind, FormField
 from lienthong.directory.addresses import Address
@@ -54,15 +59,13 @@ def dossier_for(user: Any, code: str) -> Dossier | None:
     )
 
 
-# The columns a list of dossiers shows (code, procedure, applicant, status, times,
-# holder): a page of twenty reads these, not the declaration (JSON) and the rest.
-LIST_FIELDS = (
+# What a row of a list page shows, read as plain values: a page of twenty builds
+# no model instance, and the template reads ready text (see ``list_rows``).
+ROW_FIELDS = (
     "code",
-    "procedure__code",
     "procedure__name",
     "procedure__name_en",
     "current_agency__name",
-    "current_agency__identifier",
     "applicant_name",
     "status",
     "submitted_at",
@@ -70,10 +73,66 @@ LIST_FIELDS = (
 )
 
 
-def listed(dossiers: QuerySet[Dossier]) -> QuerySet[Dossier]:
-    """``dossiers`` as a list page reads them: only ``LIST_FIELDS``, with the procedure
-    and the agency holding each joined in the same query."""
-    return dossiers.select_related("procedure", "current_agency").only(*LIST_FIELDS)
+def row_values(dossiers: QuerySet[Dossier], *extra: str) -> QuerySet[dict]:
+    """``dossiers`` as dictionaries of ``ROW_FIELDS`` (and ``extra``), joined in one
+    query. Meant for a page already cut (``Paginator.page(...).object_list``): the
+    paginator counts the plain queryset, whose COUNT needs none of these joins."""
+    return dossiers.values(*ROW_FIELDS, *extra)
+
+
+def url_of_code(viewname: str, *args: Any) -> Callable[[str], str]:
+    """``code -> reverse(viewname, args=(*args, code))``, reversing once for a whole
+    page: the URL around the code is the same on every row."""
+    marker = "0code0"
+    head, _, tail = reverse(viewname, args=(*args, marker)).rpartition(marker)
+    return lambda code: f"{head}{quote(code, safe=_URL_SAFE)}{tail}"
+
+
+# What ``reverse`` leaves unquoted in a path segment (django.urls.resolvers).
+_URL_SAFE = RFC3986_SUBDELIMS + "/~:@"
+
+
+def list_rows(
+    values: Iterable[dict], url: Callable[[str], str], status: Callable[[dict], int] | None = None
+) -> list[dict]:
+    """Rows of ``row_values`` as a list page prints them, in the active language and
+    time zone: the dossier's ``url``, the procedure's name, ``status`` (the dossier's
+    own unless given) as its label, the submission date and time and the deadline
+    (None when the clock has not started)."""
+    english = (get_language() or "vi").startswith("en")
+    zone = timezone.get_current_timezone()
+    labels = status_labels()
+    rows = []
+    for row in values:
+        number = int(status(row) if status else row["status"])
+        submitted, due = row["submitted_at"], row["due_at"]
+        rows.append(
+            {
+                "code": row["code"],
+                "url": url(row["code"]),
+                "procedure": (english and row["procedure__name_en"]) or row["procedure__name"],
+                "agency": row["current_agency__name"],
+                "applicant": row["applicant_name"],
+                "status": labels.get(number, str(number)),
+                "submitted": submitted.astimezone(zone).strftime("%d/%m/%Y %H:%M"),
+                "submitted_date": submitted.astimezone(zone).strftime("%d/%m/%Y"),
+                "due": due.astimezone(zone).strftime("%d/%m/%Y %H:%M") if due else None,
+            }
+        )
+    return rows
+
+
+# Language -> {status number: label}: the labels are fixed in the code.
+_STATUS_LABELS: dict[str, dict[int, str]] = {}
+
+
+def status_labels() -> dict[int, str]:
+    """The national statuses' labels in the active language, made once per language."""
+    language = get_language() or ""
+    labels = _STATUS_LABELS.get(language)
+    if labels is None:
+        labels = _STATUS_LABELS[language] = {int(s): str(s.label) for s in Status}
+    return labels
 
 
 def my_dossiers(user: Any) -> QuerySet[Dossier]:
@@ -130,6 +189,20 @@ def timeline(dossier: Dossier) -> QuerySet[DossierEvent]:
     return dossier.events.select_related("agency").order_by("at", "id")
 
 
+def timeline_rows(dossier: Dossier) -> list[dict]:
+    """``timeline`` as plain values, for a page that only prints it (the public
+    look-up): each event's ``at``, ``action``, ``status_to``, ``step``, ``reason``
+    and ``agency`` (its ``name``, or None), as ``portal/_timeline.html`` reads them."""
+    rows = []
+    for row in dossier.events.order_by("at", "id").values(
+        "at", "action", "status_to", "step", "reason", "agency__name"
+    ):
+        name = row.pop("agency__name")
+        row["agency"] = None if name is None else {"name": name}
+        rows.append(row)
+    return rows
+
+
 def _normalised(factor: str) -> str:
     text = re.sub(r"[\s.\-]", "", factor or "")
     if text.startswith("+84"):
@@ -150,11 +223,13 @@ def lookup(code: str, second_factor: str) -> Dossier | None:
     nothing (not even whether the code exists). Callers rate-limit it.
     """
     factor = _normalised(second_factor)
-    dossier = (
+    # The code is unique: no ordering (``first()`` would sort the one row it finds).
+    found = (
         Dossier.objects.select_related("procedure", "current_agency")
         .filter(code=(code or "").strip())
-        .first()
+        .order_by()[:1]
     )
+    dossier = next(iter(found), None)
     phone = _normalised(dossier.applicant_phone) if dossier else ""
     number = dossier.applicant_id_number if dossier else ""
     # Both compared every time, against a placeholder when there is nothing to

@@ -134,7 +134,12 @@ def _create(
 ) -> Dossier:
     if result_delivery == ResultDelivery.POST and not delivery_address.strip():
         raise DossierConflict("delivery_address_required")
-    if not procedure.is_active or not procedure.agencies.filter(pk=agency.pk).exists():
+    # The link table alone (no join to the agencies' table): the agency is at hand.
+    links = Procedure.agencies.through.objects
+    if (
+        not procedure.is_active
+        or not links.filter(procedure_id=procedure.pk, agency_id=agency.pk).exists()
+    ):
         raise ValidationError(
             {
                 "agency": ValidationError(

@@ -21,6 +21,7 @@ from lienthong.exchange.models import (
     OutboundMessage,
     QueryRecord,
     QueryService,
+    Receipt,
     SystemClient,
     WebhookDelivery,
 )
@@ -72,6 +73,16 @@ class InboundMessageAdmin(ReadOnlyModelAdmin):
     search_fields = ("envelope_id", "correlation_id", "sender")
     date_hierarchy = "received_at"
     readonly_fields = [f.name for f in InboundMessage._meta.fields]
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(ReadOnlyModelAdmin):
+    """A signed batch receipt, stored once; the messages of its batch point to it."""
+
+    list_display = ("sha256", "stored_at")
+    search_fields = ("sha256",)
+    date_hierarchy = "stored_at"
+    readonly_fields = [f.name for f in Receipt._meta.fields]
 
 
 @admin.register(LogRecord)

@@ -18,7 +18,9 @@ One round (``deliver_due``):
    change → refused (the operator sees it and may replay it after fixing the
    cause); anything else (no answer, HTTP error, a receipt that does not
    verify, "revocation unknown") → retried after an exponential backoff with
-   jitter, until ``EXCHANGE_MAX_ATTEMPTS``, then a dead letter.
+   jitter, until ``EXCHANGE_MAX_ATTEMPTS``, then a dead letter. The receipt is
+  stored once (``models.Receipt``), every settled message of the batch pointing
+  to it, and recorded once in the message log.
 
 The worker (``run``) keeps up to ``EXCHANGE_IN_FLIGHT`` batches posted at once
 (``Pipeline``: a dossier never has more than one, its lease holds the rest), and
@@ -47,7 +49,7 @@ from lienthong.directory.models import DirectoryAnchor
 from lienthong.exchange import attachments, facts, log, tls, wake, webhooks
 from lienthong.exchange.envelope import unverified_payload
 from lienthong.exchange.models import LogRecord, OutboundMessage
-from lienthong.exchange.services import API_PATH, FILES_PATH, RECEIPT_TYPE
+from lienthong.exchange.services import API_PATH, FILES_PATH, RECEIPT_TYPE, store_receipt
 from lienthong.trust.validation.jws import verify_jws
 from lienthong.trust.validation.report import Indication
 
@@ -102,13 +104,6 @@ def claim(limit: int, *, look_first: bool = True) -> list[OutboundMessage]:
     a busy one (the last round claimed something) skips it.
     """
     now = timezone.now()
-    waiting_before = OutboundMessage.objects.filter(
-        state=OutboundMessage.State.QUEUED,
-        correlation_id=OuterRef("correlation_id"),
-        recipient=OuterRef("recipient"),
-        next_attempt_at__gt=now,
-        pk__lt=OuterRef("pk"),
-    )
     due_now = OutboundMessage.objects.filter(
         state=OutboundMessage.State.QUEUED, next_attempt_at__lte=now
     )
@@ -118,8 +113,15 @@ def claim(limit: int, *, look_first: bool = True) -> list[OutboundMessage]:
         return []
     skip_locked = connection.features.has_select_for_update_skip_locked
     if not skip_locked and connection.vendor == "sqlite":
-        with transaction.atomic():
-            return _claim_sqlite(now, limit)
+        # One statement, atomic on its own: no transaction around it (a BEGIN less).
+        return _claim_sqlite(now, limit)
+    waiting_before = OutboundMessage.objects.filter(
+        state=OutboundMessage.State.QUEUED,
+        correlation_id=OuterRef("correlation_id"),
+        recipient=OuterRef("recipient"),
+        next_attempt_at__gt=now,
+        pk__lt=OuterRef("pk"),
+    )
     with transaction.atomic():
         due = due_now.exclude(Exists(waiting_before)).order_by("pk")
         if skip_locked:
@@ -295,17 +297,18 @@ def _settle(batch: list[OutboundMessage], receipt: str, result: RoundResult) -> 
             _retry_or_bury(message, f"refused for now: {code or status}", result)
     if not delivered and not refused:
         return
+    now = timezone.now()
     with transaction.atomic():
-        OutboundMessage.objects.filter(pk__in=[m.pk for m in delivered]).update(
-            state=OutboundMessage.State.DELIVERED,
-            delivered_at=timezone.now(),
-            receipt=receipt,
-            last_error="",
-        )
+        # The receipt once, every settled message of the batch pointing to it.
+        row = store_receipt(receipt, now)
+        if delivered:
+            OutboundMessage.objects.filter(pk__in=[m.pk for m in delivered]).update(
+                state=OutboundMessage.State.DELIVERED, delivered_at=now, receipt=row, last_error=""
+            )
         for code, messages in refused.items():
             OutboundMessage.objects.filter(pk__in=[m.pk for m in messages]).update(
                 state=OutboundMessage.State.REFUSED,
-                receipt=receipt,
+                receipt=row,
                 refusal_code=code,
                 last_error=f"refused: {code}",
             )

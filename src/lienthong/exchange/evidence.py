@@ -45,7 +45,7 @@ from lienthong.exchange.verify_evidence import (
 
 RECEIPT_KINDS = ("receipt-sent", "receipt-received")
 # How long after a dossier's last envelope its receipts are looked for in the log when the
-# messages themselves (which hold their receipts) were purged.
+# messages themselves (which point to their receipts) were purged.
 RECEIPT_SEARCH_DAYS = 30
 
 
@@ -81,13 +81,14 @@ class _Database:
         from lienthong.exchange import log
         from lienthong.exchange.models import InboundMessage, LogRecord, OutboundMessage
 
-        # The messages hold their receipts; the log is searched only for those purged.
+        # The messages point to their receipts (stored once, with their SHA-256, the
+        # digest their log records carry); the log is searched only for those purged.
         known = {
-            _sha256(receipt.encode())
+            digest
             for model in (OutboundMessage, InboundMessage)
-            for receipt in model.objects.filter(envelope_id__in=envelope_ids)
-            .exclude(receipt="")
-            .values_list("receipt", flat=True)
+            for digest in model.objects.filter(envelope_id__in=envelope_ids, receipt__isnull=False)
+            .values_list("receipt__sha256", flat=True)
+            .distinct()
         }
         found = [
             {**log.fields(r), "content": r.content}
@@ -184,20 +185,20 @@ def _named(receipt: str) -> set[str]:
 
 
 def _revocation_answers(certificates: list[bytes]) -> dict[str, bytes]:
-    """The OCSP responses and CRLs still in the node's cache (trust.RevocationAnswer) that
-    speak of these certificates: "revocation/<sha-256>.ocsp" or ".crl"."""
+    """The OCSP responses and CRLs the node keeps (trust.revocation: used, or past their
+    nextUpdate and kept as proof) that speak of these certificates:
+    "revocation/<sha-256>.ocsp" or ".crl"."""
     from asn1crypto import crl, ocsp
 
-    from lienthong.trust.models import RevocationAnswer
+    from lienthong.trust import revocation
 
     parsed = [x509.load_der_x509_certificate(der) for der in certificates]
     serials = {c.serial_number for c in parsed}
     issuers = {c.issuer.public_bytes() for c in parsed}
     found = {}
-    for kind, der in RevocationAnswer.objects.values_list("kind", "der"):
-        der = bytes(der)
+    for kind, der in revocation.answers_about(parsed):
         try:
-            if kind == RevocationAnswer.Kind.OCSP:
+            if kind == "ocsp":
                 basic = ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
                 answers = basic["tbs_response_data"]["responses"]
                 speaks = any(a["cert_id"]["serial_number"].native in serials for a in answers)

@@ -10,9 +10,10 @@ elsewhere (another process, the directory snapshot applied by the worker) takes
 effect within that time; a change saved in this process (admin, commands,
 services) takes effect at once, through the signals at the bottom.
 
-What must never be stale is not kept here: the signing key's state is read
-again before every signature (trust/signing.py), and revocation has its own
-cache with its own rules (trust/revocation.py).
+What must never be stale is not kept here: whether the signing key may sign is
+checked again at every signature (trust/signing.py keeps it for a second per
+process and forgets it at once on a change made in the process), and revocation
+has its own cache with its own rules (trust/revocation.py).
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ def query_service(agency: Any, subsystem: str, code: str) -> Any:
 def _connect() -> None:
     from lienthong.directory.models import Agency, DirectoryAnchor, Node, Snapshot
     from lienthong.exchange.models import AccessRight, QueryService, SystemClient
+    from lienthong.trust import signals
     from lienthong.trust.models import SigningKey
 
     models = (Agency, Node, DirectoryAnchor, Snapshot, AccessRight, QueryService, SigningKey,
@@ -148,3 +150,5 @@ def _connect() -> None:
     for model in models:
         post_save.connect(forget, sender=model, dispatch_uid=f"exchange-facts-{model.__name__}")
         post_delete.connect(forget, sender=model, dispatch_uid=f"exchange-facts-d-{model.__name__}")
+    # A key enabled or disabled by trust.services.switch_enabled (an update, no post_save).
+    signals.signing_key_changed.connect(forget, dispatch_uid="exchange-facts-key-switched")

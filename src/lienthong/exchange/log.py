@@ -10,10 +10,11 @@ proof that one record reached a timestamped head therefore needs only the
 before leaf hashes existed are version 1 and keep their rule (migration 0010
 explains why they are not recomputed).
 
-Appending locks the one ``LogHead`` row, so concurrent writers (several web
-and worker processes on PostgreSQL) still form a single chain, and the record
-is written in the caller's transaction: a message and its log record commit
-or roll back together.
+Appending locks the one ``LogHead`` row (an ``UPDATE … RETURNING`` that also
+advances it when this process wrote the head it finds: ``append_many``), so
+concurrent writers (several web and worker processes on PostgreSQL) still form
+a single chain, and the record is written in the caller's transaction: a
+message and its log record commit or roll back together.
 
 The head is timestamped by an RFC 3161 authority (``stamp_if_due`` from the
 worker every ``LIENTHONG_EXCHANGE_LOG_TIMESTAMP_SECONDS`` when records were
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -64,13 +66,79 @@ def append(*, kind: str, envelope_id: str, correlation_id: str, content: str) ->
 
 def append_many(items: list[tuple[str, str, str, str]]) -> list[LogRecord]:
     """Add ``(kind, envelope id, correlation id, content)`` records, in order, under one
-    lock of the head (inside the caller's transaction)."""
+    lock of the head (inside the caller's transaction).
+
+    The head is advanced by one ``UPDATE … RETURNING`` that locks it (on PostgreSQL
+    the row lock holds until the transaction ends, so writers queue on it and the
+    chain stays one) and, if it still is the head this process last wrote, writes
+    the new head computed from it in the same statement; otherwise it only returns
+    the head as it is (locked), the records are computed from that and a second
+    UPDATE writes it: the old select-for-update and update. Either way the links
+    follow from the head as it stands under the lock, never from a guess.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("the message log is written inside the message's transaction")
-    head, _ = LogHead.objects.select_for_update().get_or_create(pk=1)
+    connection = transaction.get_connection()
+    key = (connection.alias, str(connection.settings_dict["NAME"]))
     recorded_at = timezone.now()
+    with _heads_lock:
+        guess = _heads.get(key)
+    records, head = (None, None)
+    if guess is not None:
+        records, head = _chained(items, guess, recorded_at)
+    current = _advance(connection, guess, head)
+    if current is None:  # no head yet: the first record of this database
+        LogHead.objects.select_for_update().get_or_create(pk=1)
+        current = _advance(connection, None, None)
+    if records is None or current != head:
+        # Another process wrote since (or this one's transaction rolled back): the head
+        # returned is locked and current; chain from it.
+        records, head = _chained(items, current, timezone.now())
+        LogHead.objects.filter(pk=1).update(sequence=head[0], digest=head[1])
+    LogRecord.objects.bulk_create(records)
+    with _heads_lock:
+        _heads[key] = head
+    return records
+
+
+# The head each database had after this process's last append, to advance it in one
+# statement when nobody wrote since (append_many); a wrong guess only costs a second one.
+_heads: dict[tuple[str, str], tuple[int, str]] = {}
+_heads_lock = threading.Lock()
+
+_ADVANCE = """
+UPDATE {table} SET
+    {sequence} = CASE WHEN {sequence} = %s AND {digest} = %s THEN %s ELSE {sequence} END,
+    {digest} = CASE WHEN {sequence} = %s AND {digest} = %s THEN %s ELSE {digest} END
+WHERE {id} = 1
+RETURNING {sequence}, {digest}
+"""
+
+
+def _advance(connection, guess, head) -> tuple[int, str] | None:
+    """Lock the head; move it from ``guess`` to ``head`` if it is still at ``guess``.
+    The head as it is after the statement, or None if there is none."""
+    old, new = guess or (-1, ""), head or (-1, "")
+    quote = connection.ops.quote_name
+    sql = _ADVANCE.format(
+        table=quote(LogHead._meta.db_table),
+        sequence=quote("sequence"),
+        digest=quote("digest"),
+        id=quote("id"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*old, new[0], *old, new[1]])
+        row = cursor.fetchone()
+    return (int(row[0]), str(row[1])) if row is not None else None
+
+
+def _chained(
+    items: list[tuple[str, str, str, str]], head: tuple[int, str], recorded_at: dt.datetime
+) -> tuple[list[LogRecord], tuple[int, str]]:
+    """The records of ``items`` linked after ``head``, and the head after them."""
     moment = format_time(recorded_at)
-    previous, sequence, records = head.digest, head.sequence, []
+    sequence, previous = head
+    records = []
     for kind, envelope_id, correlation_id, content in items:
         sequence += 1
         content_sha256 = hashlib.sha256(content.encode("utf-8")).hexdigest()
@@ -101,9 +169,7 @@ def append_many(items: list[tuple[str, str, str, str]]) -> list[LogRecord]:
             )
         )
         previous = digest
-    LogRecord.objects.bulk_create(records)
-    LogHead.objects.filter(pk=1).update(sequence=sequence, digest=previous)
-    return records
+    return records, (sequence, previous)
 
 
 def record_problem(line: dict, previous: str) -> str:

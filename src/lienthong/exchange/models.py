@@ -56,6 +56,29 @@ class AccessRight(models.Model):
         return f"{who} → {self.provider.identifier}: {self.message_type}"
 
 
+class Receipt(models.Model):
+    """A signed batch receipt, stored once: every message of the batch refers to it.
+
+    A batch of 100 envelopes gets one receipt (tens of kilobytes, naming each
+    envelope); the sent and received messages hold a reference to it rather than
+    a copy each. Unique on its SHA-256, so a receipt a node both gives and gets
+    (one node hosting both agencies) is one row. The message log records it too
+    (one record per receipt given or received: log.py), which is what evidence
+    and archives rely on."""
+
+    token = models.TextField(_("receipt (JWS)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
+    stored_at = models.DateTimeField(_("time stored"))
+
+    class Meta:
+        verbose_name = _("exchange receipt")
+        verbose_name_plural = _("exchange receipts")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:16]}… ({self.stored_at:%Y-%m-%d %H:%M:%S})"
+
+
 class OutboundMessage(models.Model):
     """An envelope this node sends: queued in the transaction that caused it (the outbox)."""
 
@@ -82,7 +105,14 @@ class OutboundMessage(models.Model):
     last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
-    receipt = models.TextField(_("receipt (JWS)"), blank=True)
+    receipt = models.ForeignKey(
+        Receipt,
+        verbose_name=_("receipt (JWS)"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="outbound_messages",
+    )
     refusal_code = models.CharField(_("refusal code"), max_length=60, blank=True)
     # SHA-256 digests of the attachments, space-separated (the files: attachments.py).
     attachment_digests = models.TextField(blank=True, default="", editable=False)
@@ -117,7 +147,12 @@ class InboundMessage(models.Model):
     token = models.TextField(_("signed envelope (JWS)"))
     token_sha256 = models.CharField(max_length=64)
     payload = models.JSONField(_("payload"))
-    receipt = models.TextField(_("receipt (JWS)"))
+    receipt = models.ForeignKey(
+        Receipt,
+        verbose_name=_("receipt (JWS)"),
+        on_delete=models.PROTECT,
+        related_name="inbound_messages",
+    )
     attachment_digests = models.TextField(blank=True, default="", editable=False)
     acknowledged_at = models.DateTimeField(
         _("acknowledged by the recipient system"), null=True, blank=True

@@ -51,7 +51,7 @@ from lienthong.directory.models import Agency
 from lienthong.exchange import attachments as attachments_store
 from lienthong.exchange import envelope as envelopes
 from lienthong.exchange import facts, log, wake, webhooks
-from lienthong.exchange.models import InboundMessage, LogRecord, OutboundMessage
+from lienthong.exchange.models import InboundMessage, LogRecord, OutboundMessage, Receipt
 from lienthong.node import this_node
 from lienthong.trust import signing
 from lienthong.trust.models import SigningKey
@@ -150,6 +150,33 @@ def agency_key(agency_identifier: str) -> SigningKey:
     return key
 
 
+# Refusals of a key that facts.signing_key still offered: it was disabled, or its
+# certificate expired, since. Asked again once, fresh.
+_UNUSABLE_KEY = {"key_disabled", "key_expired", "key_not_yet_valid"}
+
+
+def sign_for(agency_identifier: str, payload: dict[str, Any], *, actor: Any) -> str:
+    """``payload`` signed with the agency's key (a JWS, not audited: the message log
+    records it). A key found unusable (disabled in this process since the facts
+    kept it, say) makes the facts forgotten and the agency's key asked again, once;
+    ExchangeRefused (``no_signing_key``) if the node then has no key that signs."""
+    for fresh in (False, True):
+        key = agency_key(agency_identifier)
+        try:
+            return signing.sign_jws(
+                actor=actor, key=key, payload=payload, source="exchange", audit=False
+            )
+        except signing.SigningRefused as refused:
+            if refused.code not in _UNUSABLE_KEY:
+                raise
+            if fresh:
+                raise ExchangeRefused(
+                    "no_signing_key", refused.message_vi, refused.message_en
+                ) from refused
+            facts.forget()
+    raise AssertionError("unreachable")
+
+
 def receiving_node(agency_identifier: str) -> Any:
     """The node the directory places an active agency on, if it lists an address for it."""
     agency = facts.agency(agency_identifier)
@@ -202,11 +229,10 @@ def send(
             f"The node does not hold the attachment {absent[0]}: upload the file first.",
         )
     endpoint = endpoint_for(built.recipient)
-    key = agency_key(built.sender.agency)
-    token = signing.sign_jws(
-        actor=actor, key=key, payload=built.as_dict(), source="exchange", audit=False
-    )
-    with transaction.atomic():
+    token = sign_for(built.sender.agency, built.as_dict(), actor=actor)
+    # No savepoint: inside the caller's transaction, a failure here must fail the
+    # whole of it (the business change and its message commit together or not at all).
+    with transaction.atomic(savepoint=False):
         message = OutboundMessage.objects.create(
             envelope_id=built.id,
             type=built.type,
@@ -378,12 +404,9 @@ def sign_as_node(body: dict[str, Any], *, preferred: list[str], what_vi: str, wh
     first agency it hosts that has one (receipts, query answers)."""
     for identifier in [*preferred, *facts.hosted()]:
         try:
-            key = agency_key(identifier)
+            return sign_for(identifier, body, actor="exchange")
         except ExchangeRefused:
             continue
-        return signing.sign_jws(
-            actor="exchange", key=key, payload=body, source="exchange", audit=False
-        )
     raise ExchangeRefused(
         "no_signing_key",
         f"Nút không giữ khóa ký nào để ký {what_vi}.",
@@ -411,19 +434,60 @@ def receive_batch(tokens: list[Any]) -> BatchOutcome:
 
     An envelope already stored (the same bytes) is "accepted" again and stored
     no second time; another envelope under a stored id is refused as "replayed".
+    Which ids are stored is asked only when it matters: for an envelope that
+    fails a check (a duplicate is accepted whatever the checks now say), and
+    when storing finds an id taken (then the batch is judged again, every id
+    looked up first). The common batch, all new and all accepted, asks nothing.
     """
-    for attempt in range(3):
+    for attempt in range(4):
         try:
-            return _receive_batch(tokens)
+            return _receive_batch(tokens, look_up=attempt > 0)
         except IntegrityError:
-            # A concurrent request stored some of these ids between our look-up
-            # and our insert: judge the batch again against what is stored now.
-            if attempt == 2:
+            # Some of these ids are stored (a retry after a lost answer, or a concurrent
+            # request between our look-up and our insert): judge the batch again
+            # against what is stored now.
+            if attempt == 3:
                 raise
     raise AssertionError("unreachable")
 
 
-def _receive_batch(tokens: list[Any]) -> BatchOutcome:
+_STORE_RECEIPT = """
+INSERT INTO {table} ({token}, {sha256}, {stored_at}) VALUES (%s, %s, %s)
+ON CONFLICT ({sha256}) DO UPDATE SET {sha256} = excluded.{sha256}
+RETURNING {id}
+"""
+
+
+def store_receipt(token: str, now: dt.datetime) -> Receipt:
+    """The receipt's row: inserted, or the one already stored under its SHA-256 (a node
+    that both gave and got it), in one statement either way (an upsert: PostgreSQL,
+    SQLite 3.35+). The instance returned is to point messages to the row (its
+    ``stored_at`` is ``now`` even if the row was stored earlier)."""
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    sql = _STORE_RECEIPT.format(
+        table=quote(Receipt._meta.db_table),
+        **{name: quote(name) for name in ("token", "sha256", "stored_at", "id")},
+    )
+    digest = _sha256(token)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token, digest, connection.ops.adapt_datetimefield_value(now)])
+        (pk,) = cursor.fetchone()
+    return Receipt(pk=pk, token=token, sha256=digest, stored_at=now)
+
+
+def _stored(envelope_ids: list[str]) -> dict[str, str]:
+    """{envelope id: SHA-256 of the stored envelope} of those ids already received."""
+    if not envelope_ids:
+        return {}
+    return dict(
+        InboundMessage.objects.filter(envelope_id__in=envelope_ids).values_list(
+            "envelope_id", "token_sha256"
+        )
+    )
+
+
+def _receive_batch(tokens: list[Any], *, look_up: bool) -> BatchOutcome:
     now = timezone.now()
     directory = _Directory()
     if facts.expired_copy(now):
@@ -438,18 +502,28 @@ def _receive_batch(tokens: list[Any]) -> BatchOutcome:
                        content=receipt)  # fmt: skip
         return BatchOutcome(entries, receipt)
     claims = [_claims(token) for token in tokens]
-    known = dict(
-        InboundMessage.objects.filter(envelope_id__in=[c[1] for c in claims if c[1]]).values_list(
-            "envelope_id", "token_sha256"
-        )
-    )
+    ids = [c[1] for c in claims if c[1]]
+    known = _stored(ids) if look_up else {}
+    # The checks of every envelope not known to be stored (pure: no database but the
+    # directory facts), then, if one failed, which of these ids are stored after all.
+    checked: list[tuple[envelopes.Envelope, Agency] | _Refusal | None] = []
+    for token, (claimed, envelope_id, _) in zip(tokens, claims, strict=True):
+        if envelope_id in known:
+            checked.append(None)
+            continue
+        try:
+            checked.append(_check(token, claimed, now, directory))
+        except _Refusal as refusal:
+            checked.append(refusal)
+    if not look_up and any(isinstance(c, _Refusal) for c in checked):
+        known = _stored(ids)
     entries: list[Entry] = []
     accepted: list[tuple[envelopes.Envelope, str, str]] = []
     signers: list[str] = []
     # Order per dossier: once an envelope of a dossier is refused, the later ones of
     # that dossier in this batch are refused too ("out_of_order", to be sent again).
     stopped: set[tuple[Any, Any]] = set()
-    for token, (claimed, envelope_id, line) in zip(tokens, claims, strict=True):
+    for token, (_, envelope_id, line), outcome in zip(tokens, claims, checked, strict=True):
         digest = _sha256(token) if isinstance(token, str) else ""
         if line is not None and line in stopped:
             entries.append(Entry(envelope_id, digest, False, "out_of_order"))
@@ -462,40 +536,42 @@ def _receive_batch(tokens: list[Any]) -> BatchOutcome:
             if not same and line is not None:
                 stopped.add(line)
             continue
-        try:
-            parsed, recipient = _check(token, claimed, now, directory)
-        except _Refusal as refusal:
-            entries.append(Entry(envelope_id, digest, False, refusal.code))
+        if isinstance(outcome, _Refusal):
+            entries.append(Entry(envelope_id, digest, False, outcome.code))
             if line is not None:
                 stopped.add(line)
             continue
-        known[parsed.id] = digest
+        parsed, recipient = outcome
+        known[parsed.id] = digest  # the same id again in this batch: a duplicate of this one
         accepted.append((parsed, token, digest))
         entries.append(Entry(parsed.id, digest, True))
         if recipient.identifier not in signers:
             signers.append(recipient.identifier)
     receipt = _sign_receipt(entries, now=now, signers=signers, directory=directory)
     with transaction.atomic():
-        stored = InboundMessage.objects.bulk_create(
-            [
-                InboundMessage(
-                    envelope_id=parsed.id,
-                    type=parsed.type,
-                    sender=str(parsed.sender),
-                    recipient=str(parsed.recipient),
-                    correlation_id=parsed.correlation_id,
-                    created_at=parsed.created_at,
-                    received_at=now,
-                    token=token,
-                    token_sha256=digest,
-                    payload=parsed.payload,
-                    receipt=receipt,
-                    attachment_digests=attachments_store.digests(parsed.attachments),
-                )
-                for parsed, token, digest in accepted
-            ]
-        )
-        webhooks.queue_for(stored)
+        stored = []
+        if accepted:
+            row = store_receipt(receipt, now)
+            stored = InboundMessage.objects.bulk_create(
+                [
+                    InboundMessage(
+                        envelope_id=parsed.id,
+                        type=parsed.type,
+                        sender=str(parsed.sender),
+                        recipient=str(parsed.recipient),
+                        correlation_id=parsed.correlation_id,
+                        created_at=parsed.created_at,
+                        received_at=now,
+                        token=token,
+                        token_sha256=digest,
+                        payload=parsed.payload,
+                        receipt=row,
+                        attachment_digests=attachments_store.digests(parsed.attachments),
+                    )
+                    for parsed, token, digest in accepted
+                ]
+            )
+            webhooks.queue_for(stored)
         log.append_many(
             [
                 (LogRecord.Kind.ENVELOPE_RECEIVED, parsed.id, parsed.correlation_id, token)

@@ -124,13 +124,18 @@ def peer_fingerprint(response: httpx.Response) -> str | None:
 
 
 def pins(path: str) -> dict[str, str]:
-    """{endpoint: pinned fingerprint} of the nodes whose certificate the directory lists."""
+    """{endpoint: pinned fingerprint} of the nodes whose certificate the directory lists
+    (a directory fact: kept per process like the endpoints themselves, facts.py)."""
     from lienthong.directory.models import Node
+    from lienthong.exchange import facts
 
-    return {
-        node.exchange_endpoint + path: node.tls_certificate_sha256
-        for node in Node.objects.exclude(tls_certificate_sha256="")
-    }
+    return facts.remembered(
+        ("tls-pins", path),
+        lambda: {
+            node.exchange_endpoint + path: node.tls_certificate_sha256
+            for node in Node.objects.exclude(tls_certificate_sha256="")
+        },
+    )
 
 
 def check_pin(response: httpx.Response, expected: str) -> None:

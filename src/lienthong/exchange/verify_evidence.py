@@ -103,11 +103,21 @@ def _chain_problem(leaf, pool: list, roots: list, at: dt.datetime, *, purpose=No
     """None when ``leaf`` leads, through certificates of ``pool``, to one of ``roots``
     with every certificate valid at ``at`` and every issuer a CA; else why not.
 
-    Revocation is not judged here: it was when the node accepted the object
-    (the archive says so; docs/exchange.md)."""
+    As RFC 5280 has it for each link: an issuer is a CA (basic constraints) whose
+    key usage, when stated, allows signing certificates, and whose path length
+    constraint admits the CAs below it; the leaf's key usage, when stated, allows
+    signatures. Revocation is judged from the archive's answers (``_revoked``)."""
     from cryptography import x509
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
+    try:
+        leaf_usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        leaf_usage = None
+    if leaf_usage is not None and not (
+        leaf_usage.digital_signature or leaf_usage.content_commitment
+    ):
+        return "the certificate's key usage does not allow signatures"
     if purpose is not None:
         try:
             usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -122,11 +132,20 @@ def _chain_problem(leaf, pool: list, roots: list, at: dt.datetime, *, purpose=No
     def valid(cert) -> bool:
         return cert.not_valid_before_utc <= at <= cert.not_valid_after_utc
 
-    def is_ca(cert) -> bool:
+    def may_issue(cert, cas_below: int) -> bool:
+        """A CA allowed to sign certificates, with ``cas_below`` CAs under it."""
         try:
-            return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
         except x509.ExtensionNotFound:
             return False
+        if not constraints.ca:
+            return False
+        if constraints.path_length is not None and cas_below > constraints.path_length:
+            return False
+        try:
+            return cert.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+        except x509.ExtensionNotFound:
+            return True
 
     def walk(cert, depth: int, seen: frozenset) -> bool:
         if not valid(cert):
@@ -137,7 +156,7 @@ def _chain_problem(leaf, pool: list, roots: list, at: dt.datetime, *, purpose=No
             return False
         for issuer in [*roots, *pool]:
             fingerprint = issuer.fingerprint(_SHA256())
-            if fingerprint in seen or issuer.subject != cert.issuer or not is_ca(issuer):
+            if fingerprint in seen or issuer.subject != cert.issuer or not may_issue(issuer, depth):
                 continue
             try:
                 cert.verify_directly_issued_by(issuer)
@@ -175,6 +194,83 @@ def jws_parts(token: str) -> tuple[dict, dict]:
     """The header and payload of a compact JWS (not verified)."""
     header, payload, _ = token.split(".")
     return json.loads(_b64url(header)), json.loads(_b64url(payload))
+
+
+def _signed_by(public_key, signature: bytes, data: bytes, hash_algorithm) -> bool:
+    """True when ``signature`` over ``data`` verifies with ``public_key`` (RSA PKCS#1 v1.5
+    or ECDSA, the kinds both national hierarchies issue)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    try:
+        if isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(signature, data, padding.PKCS1v15(), hash_algorithm)
+        elif isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(signature, data, ec.ECDSA(hash_algorithm))
+        else:
+            return False
+    except (_InvalidSignature(), ValueError, TypeError):
+        return False
+    return True
+
+
+def answer_problem(kind: str, der: bytes, certificates: list) -> str | None:
+    """None when a revocation answer is signed by the CA it speaks for, else why not.
+
+    A CRL must be signed by its issuer; an OCSP response by the issuer of the
+    certificates it speaks of, or by a responder that issuer certified for OCSP
+    signing and that was valid when the response was produced (RFC 6960,
+    4.2.2.2). ``certificates`` are the archive's (roots and chains)."""
+    from cryptography import x509
+    from cryptography.x509 import ocsp
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    if kind == "crl":
+        try:
+            listing = x509.load_der_x509_crl(der)
+        except ValueError:
+            return "the CRL cannot be read"
+        for ca in certificates:
+            if ca.subject == listing.issuer and listing.is_signature_valid(ca.public_key()):
+                return None
+        return "the CRL is not signed by a CA certificate of the archive"
+    try:
+        response = ocsp.load_der_ocsp_response(der)
+        if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return "the OCSP response is not a successful one"
+        singles = list(response.responses)
+        produced = response.produced_at_utc
+        signature, tbs = response.signature, response.tbs_response_bytes
+        algorithm, included = response.signature_hash_algorithm, response.certificates
+    except ValueError:
+        return "the OCSP response cannot be read"
+    issuers = [
+        ca
+        for ca in certificates
+        if any(
+            hashlib.new(single.hash_algorithm.name, ca.subject.public_bytes()).digest()
+            == single.issuer_name_hash
+            for single in singles
+        )
+    ]
+    signers = list(issuers)
+    for responder in included:
+        try:
+            usages = responder.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            continue
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in usages or not (
+            responder.not_valid_before_utc <= produced <= responder.not_valid_after_utc
+        ):
+            continue
+        for ca in issuers:
+            try:
+                responder.verify_directly_issued_by(ca)
+            except (ValueError, TypeError, _InvalidSignature()):
+                continue
+            signers.append(responder)
+    if any(_signed_by(s.public_key(), signature, tbs, algorithm) for s in signers):
+        return None
+    return "the OCSP response is not signed by the certificate's CA or a responder it certified"
 
 
 def _revoked(certificate, at: dt.datetime, answers: list[tuple[str, bytes]]) -> str | None:
@@ -386,8 +482,8 @@ class Report:
             f"{self.hidden} shown by their leaf hash only",
         ]
         out.append(
-            f"  {self.revocation} revocation answer(s) kept by the node (a revocation before "
-            "signing fails the check; their own signatures are not judged)"
+            f"  {self.revocation} revocation answer(s) kept by the node, each signed by its CA "
+            "(a revocation before signing fails the check)"
         )
         out += [f"  log head #{seq} timestamped at {time}" for seq, time in self.timestamps]
         out += [f"  PROBLEM: {p}" for p in self.problems]
@@ -432,12 +528,23 @@ def verify(data: bytes) -> Report:
         return report
     report.records, report.hidden = len(records), len(hidden)
     report.revocation = sum(1 for name in files if name.startswith("revocation/"))
-    _check_objects(report, files, records, pool, roots)
+    answers = []  # the answers signed by their CA: only those may speak
+    for name, der in sorted(files.items()):
+        if name.startswith("revocation/"):
+            kind = name.rsplit(".", 1)[-1]
+            problem = answer_problem(kind, der, [*roots, *pool])
+            if problem:
+                report.problems.append(f"{name}: {problem}")
+            else:
+                answers.append((kind, der))
+    _check_objects(report, files, records, pool, roots, answers)
     _check_chain(report, files, records, hidden, stamps, pool, roots)
     return report
 
 
-def _check_objects(report: Report, files: dict, records: dict, pool: list, roots: list) -> None:
+def _check_objects(
+    report: Report, files: dict, records: dict, pool: list, roots: list, answers: list
+) -> None:
     envelope_digests: dict[str, str] = {}
     receipts: list[tuple[int, dict]] = []
     for sequence, record in sorted(records.items()):
@@ -448,9 +555,6 @@ def _check_objects(report: Report, files: dict, records: dict, pool: list, roots
         token = files[name].decode("ascii", "replace")
         if record.get("version", 1) >= 2 and leaf_hash(record) != record.get("leaf"):
             report.problems.append(f"record #{sequence}: its leaf hash does not match its fields")
-        answers = [
-            (n.rsplit(".", 1)[-1], d) for n, d in files.items() if n.startswith("revocation/")
-        ]
         problem = _jws_problem(token, pool, roots, answers)
         if problem:
             report.problems.append(f"record #{sequence} ({name}): {problem}")

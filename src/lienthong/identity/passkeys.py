@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from webauthn import (
     generate_authentication_options,
@@ -221,6 +221,33 @@ def _rp_id_hash(rp_id: str) -> bytes:
 _LOOKED_UP = ("id", "user_id", "public_key", "sign_count")
 
 
+def _placeholders(sql: str, vendor: str) -> str:
+    """``sql`` written with %s, in the placeholder style of the DB-API driver."""
+    return sql.replace("%s", "?") if vendor == "sqlite" else sql
+
+
+def _execute(sql: str, params: list[Any]) -> tuple[Any, int]:
+    """Run one statement of this module's sign-in path on the DB-API connection itself
+    (the first row if any, the row count). Django's cursor wrapper (its thread and
+    debug bookkeeping, and on SQLite the rewriting of %s by a regular expression)
+    costs about as much as each of these two indexed statements; what the wrapper
+    does that matters is kept: the connection is opened or reopened as usual,
+    the statement joins an open transaction, and errors are Django's."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.queries_logged:  # DEBUG or a test capturing queries: the usual path
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+            return (cursor.fetchone() if cursor.description else None), cursor.rowcount
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        cursor = db.connection.cursor()
+        try:
+            cursor.execute(_placeholders(sql, db.vendor), params)
+            return (cursor.fetchone() if cursor.description else None), cursor.rowcount
+        finally:
+            cursor.close()
+
+
 @functools.cache
 def _lookup_sql() -> tuple[str, tuple[str, ...]]:
     quote = connection.ops.quote_name
@@ -243,12 +270,10 @@ def _find(credential_id: bytes) -> tuple[Passkey, bytes | None] | None:
     owner's user handle, or None: one indexed query, written out because the ORM's
     query compiler costs several times the query itself on this path."""
     sql, fields = _lookup_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [credential_id])
-        row = cursor.fetchone()
+    row, _ = _execute(sql, [credential_id])
     if row is None:
         return None
-    passkey = Passkey.from_db(connection.alias, fields, row[: len(fields)])
+    passkey = Passkey.from_db(DEFAULT_DB_ALIAS, fields, row[: len(fields)])
     handle = row[len(fields)]
     return passkey, (bytes(handle) if handle is not None else None)
 
@@ -365,6 +390,21 @@ def verify(
     return Assertion(passkey=passkey, new_sign_count=new_count)
 
 
+@functools.cache
+def _store_count_sql(counts: bool) -> str:
+    """The counter's conditional UPDATE: below the new value when the authenticator
+    keeps a counter (``counts``), else still 0."""
+    quote = connection.ops.quote_name
+    meta = Passkey._meta
+    counter = quote(meta.get_field("sign_count").column)
+    return (
+        f"UPDATE {quote(meta.db_table)} SET {counter} = %s, "  # noqa: S608 (names from the model)
+        f"{quote(meta.get_field('last_used_at').column)} = %s "
+        f"WHERE {quote(meta.pk.column)} = %s AND "
+        + (f"{counter} < %s" if counts else f"{counter} = %s")
+    )
+
+
 def store_sign_count(assertion: Assertion) -> Passkey:
     """Store the verified answer's counter: one UPDATE, refused (PasskeyRefused) unless
     the stored counter is still below it (or both are 0, an authenticator without
@@ -372,20 +412,10 @@ def store_sign_count(assertion: Assertion) -> Passkey:
     counter — a clone, or a replay racing the original — exactly one passes."""
     passkey, count = assertion.passkey, assertion.new_sign_count
     now = timezone.now()
-    quote = connection.ops.quote_name
-    meta = Passkey._meta
-    counter = quote(meta.get_field("sign_count").column)
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {counter} = %s, "  # noqa: S608 (names from the model)
-        f"{quote(meta.get_field('last_used_at').column)} = %s "
-        f"WHERE {quote(meta.pk.column)} = %s AND "
-        + (f"{counter} < %s" if count > 0 else f"{counter} = %s")
+    _, stored = _execute(
+        _store_count_sql(count > 0),
+        [count, connection.ops.adapt_datetimefield_value(now), passkey.pk, count],
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [count, connection.ops.adapt_datetimefield_value(now), passkey.pk, count]
-        )
-        stored = cursor.rowcount
     if stored != 1:
         raise not_verified()
     passkey.sign_count = count

@@ -14,6 +14,12 @@ declaration's SHA-256 and the agency; once the phone answered,
 ``finish_phone_signature`` signs and adds the signed copy to the dossier, or
 refuses (denied, expired, other hashes…) with nothing signed and an audit
 record.
+
+With a key at an external signing service that authorises by OAuth (CSC
+``oauth2code``), ``ask_service`` prepares the same pending signature and
+sends the applicant to the service to authorise its hashes there; back from
+it (lienthong.signing.oauth2code), ``finish_phone_signature`` finishes it the
+same way.
 """
 
 from __future__ import annotations
@@ -215,8 +221,79 @@ def request_phone_signature(
     return pending
 
 
+def signing_service(user: Any) -> dict | None:
+    """With an external signing service: its address and whether ``user``'s account
+    there is linked (the declaration form says so); None with this node's keys."""
+    from lienthong.signing import links, providers
+
+    if not providers.is_external():
+        return None
+    return {"url": links.service_url(), "linked": links.live_link(user) is not None}
+
+
+def ask_service(*, request: Any, dossier: Dossier, credential_id: str) -> str:
+    """First half with a key at the external service that authorises by OAuth: prepare
+    the applicant's signature of their declaration and return where to send them
+    to authorise its hashes (the session keeps the state). Refused before anything
+    is kept as ``request_phone_signature`` is, and with SigningRefused (audited)
+    ``provider_not_oauth2code`` for a key authorised with a code."""
+    from django.urls import reverse
+
+    from lienthong.portal.errors import PortalConflict
+    from lienthong.portal.services import may_sign_declaration
+    from lienthong.signing import oauth2code, providers
+    from lienthong.signing import pdf as signing_pdf
+    from lienthong.signing.errors import SigningRefused
+
+    actor = request.user
+    if dossier.applicant_id != actor.pk:
+        raise DossierConflict("not_allowed")
+    if not may_sign_declaration(actor, dossier):
+        raise PortalConflict("declaration_closed", status=dossier.status)
+    try:
+        credential = providers.credential_for(actor, credential_id)
+    except SigningRefused as exc:
+        raise _refused(actor=actor, dossier=dossier, code=exc.code, vi=exc.message_vi,
+                       en=exc.message_en, status=exc.status) from exc  # fmt: skip
+    if credential is None or not credential.is_usable():
+        raise PortalConflict("no_signing_credential")
+    if not oauth2code.uses_oauth2code(credential):
+        refusal = oauth2code.refused("provider_not_oauth2code")
+        raise _refused(actor=actor, dossier=dossier, code=refusal.code, vi=refusal.message_vi,
+                       en=refusal.message_en, status=refusal.status)  # fmt: skip
+    pending = signing_pdf.begin_pdf_signature(
+        user=actor,
+        credential=credential,
+        pdf=declaration_pdf(dossier),
+        document_name=f"to-khai-{dossier.code}.pdf",
+        purpose=declaration_purpose(dossier),
+        context={"credential_id": credential_id},
+        reason=f"Ký tờ khai hồ sơ {dossier.code}",
+        timestamp_url=getattr(settings, "TSA_URL", "") or None,
+        source=SOURCE,
+    )
+    try:
+        url, kept = oauth2code.start(
+            user=actor,
+            pending=pending,
+            redirect_uri=request.build_absolute_uri(reverse("signing:authorize-callback")),
+            wait_url=reverse(
+                "portal:sign-declaration-wait", args=[dossier.code, pending.reference]
+            ),
+            back_url=reverse("portal:detail", args=[dossier.code]),
+            description=f"Tờ khai hồ sơ {dossier.code} · sha256:{pending.document_sha256}",
+            source=SOURCE,
+        )
+    except SigningRefused:
+        pending.delete()
+        raise
+    oauth2code.remember(request.session, kept)
+    return url
+
+
 def finish_phone_signature(*, actor: Any, dossier: Dossier, pending):
-    """Second half, once the phone answered: sign with the approval and add the signed
+    """Second half, once the phone answered (or the external service authorised the
+    hashes: ``ask_service``): sign with the approval and add the signed
     declaration to the dossier (``services.keep_signed_declaration``); the
     ``DeclarationSignature``.
 
@@ -257,5 +334,6 @@ def finish_phone_signature(*, actor: Any, dossier: Dossier, pending):
         signed=signed,
         credential=credential,
         level=pending.level,
-        method="phone",
+        # No phone request: authorised at the external service (oauth2code).
+        method="phone" if (pending.context or {}).get("approval_id") else "service",
     )

@@ -4,8 +4,14 @@ the errors a citizen reads are the catalogue's own."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
+
+from lienthong.dossiers import attachments
+from lienthong.dossiers.errors import AttachmentRefused
 
 # The dossier form is shared with the back office's counter intake; these names
 # stay importable from here.
@@ -18,9 +24,126 @@ from lienthong.dossiers.forms import (  # noqa: F401
     Entry,
     MultipleFileField,
     MultipleFileInput,
+    ProvinceSelect,
 )
 from lienthong.dossiers.models import ResultDelivery
 from lienthong.portal import ratings
+
+
+class KeepingProvinceSelect(ProvinceSelect):
+    """The province picker of a form that keeps its files when it comes back: the
+    button's hint says so instead of asking to pick the address first."""
+
+    template_name = "portal/widgets/province_select.html"
+
+
+class SubmissionForm(DossierForm):
+    """The citizen's dossier form, keeping the files already chosen when the page
+    comes back (the address picker without JavaScript, an error).
+
+    Bound to a POST with ``session_key`` and ``form_key``, it offers every file an
+    earlier page of this form kept (staged): such an input is no longer required,
+    says which file is attached (name, size) and takes another file only to
+    replace it. A submission that goes through uses the files chosen now and the
+    kept ones (``documents_to_submit``), without keeping anything itself; a page
+    that comes back first keeps the files chosen now (``keep_uploads``:
+    ``dossiers.attachments.stage``, checked and stored as a submission stores
+    them). A file refused when kept is an error on its input and must be chosen
+    again."""
+
+    def __init__(
+        self, *args: Any, session_key: str = "", form_key: str = "", **kwargs: Any
+    ) -> None:
+        self.staged: dict[str, Any] = {}
+        self.refused: dict[str, str] = {}
+        self._opened: list[Any] = []
+        self._session_key, self._form_key = session_key, form_key
+        super().__init__(*args, **kwargs)
+        self._help = {name: self.fields[name].help_text for _document, name in self.documents}
+        if session_key and form_key:
+            if self.is_bound:
+                self.staged = attachments.staged(session_key, form_key)
+            else:  # a new form: what an abandoned one kept is dropped
+                attachments.discard_staged(session_key, form_key)
+        self._tell_files()
+        for name, field in self.fields.items():
+            if isinstance(field.widget, ProvinceSelect):
+                widget = KeepingProvinceSelect(attrs=field.widget.attrs)
+                widget.choices = field.widget.choices
+                self.fields[name].widget = widget
+
+    def _ask_files_again(self) -> None:
+        """Replaced by ``_tell_files``: the files are kept when the page comes back."""
+
+    def _tell_files(self) -> None:
+        for _document, name in self.documents:
+            field = self.fields[name]
+            row = self.staged.get(name)
+            field.help_text = self._help[name]
+            if row is not None and name not in self.refused:
+                field.required = False
+                note = _(
+                    "Already attached: “%(name)s” (%(size)s). "
+                    "Choose another file only to replace it."
+                ) % {"name": row.original_name, "size": filesizeformat(row.size)}
+            elif name in self.refused and self.files.get(self.add_prefix(name)) is not None:
+                note = _(
+                    "Choose “%(name)s” again: files are not kept when the page comes back."
+                ) % {"name": self.files[self.add_prefix(name)].name}
+            else:
+                continue
+            field.help_text = f"{note} {field.help_text}"
+        # A bound field copies its help text when made (validation makes them).
+        for name, bound in self._bound_fields_cache.items():
+            bound.help_text = self.fields[name].help_text or ""
+
+    def keep_uploads(self) -> None:
+        """The page comes back: keep each file chosen this time for the form (staged,
+        replacing what its input kept before), so the applicant need not choose it
+        again; a file refused is an error on its input."""
+        if not (self.is_bound and self._session_key and self._form_key and self.files):
+            return
+        for document, name in self.documents:
+            upload = self.files.get(self.add_prefix(name))
+            if upload is None:
+                continue
+            try:
+                upload.seek(0)
+                attachments.stage(
+                    upload,
+                    session_key=self._session_key,
+                    form_key=self._form_key,
+                    field=name,
+                    accepted=attachments.accepted_types(document),
+                )
+            except AttachmentRefused as exc:
+                self.refused[name] = exc.message
+                if name not in self.errors:
+                    self.add_error(name, exc.message)
+        self.staged = attachments.staged(self._session_key, self._form_key)
+        self._tell_files()
+
+    def documents_to_submit(self) -> dict[int, list[Any]]:
+        """{document id: [file]} for a valid form: the file chosen now for an input, else
+        the one an earlier page kept for it (``attachments.staged_file``)."""
+        chosen = self.documents_by_id()
+        for document, name in self.documents:
+            if document.pk not in chosen and name in self.staged:
+                opened = attachments.staged_file(self.staged[name])
+                self._opened.append(opened)
+                chosen[document.pk] = [opened]
+        return chosen
+
+    def close_kept_files(self) -> None:
+        """Close the kept files ``documents_to_submit`` opened (the uploads of the
+        request are Django's to close)."""
+        while self._opened:
+            self._opened.pop().close()
+
+    def forget_kept(self) -> None:
+        """After the submission: what the form kept is no longer needed."""
+        if self.staged:
+            attachments.discard_staged(self._session_key, self._form_key)
 
 
 class WithdrawForm(forms.Form):
@@ -115,3 +238,5 @@ class DeclarationSignForm(forms.Form):
         self.fields["credential"].choices = [
             (c.credential_id, c.label or c.subject or c.credential_id) for c in credentials
         ]
+        # Keys at the external service authorised there by OAuth (CSC oauth2code).
+        self.at_service = any(getattr(c, "auth_mode", "") == "oauth2code" for c in credentials)

@@ -44,9 +44,9 @@ from lienthong.portal.declarations import declaration_pdf
 from lienthong.portal.forms import (
     DeclarationSignForm,
     DeliveryForm,
-    DossierForm,
     LookupForm,
     RatingForm,
+    SubmissionForm,
     SupplementForm,
     WithdrawForm,
 )
@@ -88,21 +88,28 @@ def _start(request: HttpRequest, procedure, *, group=None) -> HttpResponse:
     if agency is None:
         return _choose_agency(request, procedure, handling, group=group)
 
-    form = DossierForm(
+    if request.session.session_key is None:
+        request.session.save()
+    # The files chosen are kept (staged) for this form while the page comes back.
+    form_key = f"{procedure.code}|{agency.identifier}|{group.code if group else ''}"
+    form = SubmissionForm(
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
         procedure=procedure,
         user=request.user,
         initial={"agency": agency.identifier},
+        session_key=request.session.session_key,
+        form_key=form_key,
     )
     if request.method == "POST" and form.is_valid():
+        documents = form.documents_to_submit()
         try:
             dossier = portal_services.submit(
                 actor=request.user,
                 procedure=procedure,
                 agency=agency,
                 form_data=form.cleaned_data["declaration"],
-                documents=form.documents_by_id(),
+                documents=documents,
                 interconnected=group,
             )
         except ValidationError as exc:
@@ -124,11 +131,16 @@ def _start(request: HttpRequest, procedure, *, group=None) -> HttpResponse:
                 % {"reason": exc.message_vi if get_language() == "vi" else exc.message_en},
             )
         else:
+            form.forget_kept()
             messages.success(
                 request,
                 _("Your dossier was submitted. Its code is %(code)s.") % {"code": dossier.code},
             )
             return redirect("portal:detail", code=dossier.code)
+        finally:
+            form.close_kept_files()
+    if request.method == "POST":
+        form.keep_uploads()  # the page comes back: the files chosen stay chosen
     status = 400 if request.method == "POST" else 200
     context = {"procedure": procedure, "agency": agency, "form": form, "group": group}
     if group is not None:
@@ -164,11 +176,19 @@ def _choose_agency(request: HttpRequest, procedure, handling, *, group=None) -> 
 @login_required
 @require_http_methods(["GET"])
 def my_dossiers(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.my_dossiers_listed(request.user), PAGE_SIZE).get_page(
+    page = Paginator(dossiers.my_dossiers(request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    # The page's rows read as values and printed ready (the count above stays
+    # without their joins), with the status the citizen reads, each dossier's
+    # address made from one reverse().
+    rows = dossiers.list_rows(
+        selectors.my_dossiers_listed(page.object_list),
+        dossiers.url_of_code("portal:detail"),
+        selectors.listed_shown_status,
+    )
     groups = selectors.interconnected_groups()
-    return render(request, "portal/mine.html", {"page": page, "groups": groups})
+    return render(request, "portal/mine.html", {"page": page, "rows": rows, "groups": groups})
 
 
 def _own(request: HttpRequest, code: str) -> Dossier:
@@ -220,6 +240,8 @@ def _detail(request: HttpRequest, dossier: Dossier, *, status: int = 200, **form
         "may_sign_declaration": portal_services.may_sign_declaration(request.user, dossier),
         "sign_form": forms.get("sign_form") or _sign_form(request),
         "declaration_phone": has_paired_device(request.user),
+        # With an external signing service: where, and whether the account is linked.
+        "declaration_service": declarations.signing_service(request.user),
     }
     return render(request, "portal/detail.html", context, status=status)
 
@@ -404,10 +426,18 @@ def sign_declaration(request: HttpRequest, code: str) -> HttpResponse:
 
     dossier = _own(request, code)
     phone = "phone" in request.POST
-    form = _sign_form(request, request.POST, phone=phone)
+    # "service": approved at the external signing service (CSC oauth2code).
+    at_service = "service" in request.POST
+    form = _sign_form(request, request.POST, phone=phone or at_service)
     if not form.is_valid():
         return _detail(request, dossier, status=400, sign_form=form)
     try:
+        if at_service:
+            return redirect(
+                declarations.ask_service(
+                    request=request, dossier=dossier, credential_id=form.cleaned_data["credential"]
+                )
+            )
         if phone:
             pending = declarations.request_phone_signature(
                 actor=request.user,
@@ -451,7 +481,11 @@ def _phone_answered(request: HttpRequest, pending) -> tuple[Any, bool]:
     """The approval request of ``pending`` and whether the phone answered it (or it
     is gone or overdue: finishing then says why)."""
     from lienthong.approvals import selectors as approvals
+    from lienthong.signing import pdf as signing_pdf
 
+    if not (pending.context or {}).get("approval_id"):
+        # Authorised at the external service (oauth2code), not on the phone.
+        return None, signing_pdf.authorized_at_service(pending)
     return approvals.signature_answer(request.user, (pending.context or {}).get("approval_id"))
 
 
@@ -479,6 +513,7 @@ def sign_declaration_wait(request: HttpRequest, code: str, reference: str) -> Ht
             "pending": pending,
             "approval": approval,
             "answered": answered,
+            "at_service": not (pending.context or {}).get("approval_id"),
             "poll": settings.APPROVALS_POLL_SECONDS,
         },
     )
@@ -623,7 +658,7 @@ def lookup(request: HttpRequest) -> HttpResponse:
         "form": form,
         "dossier": found,
         "not_found": not_found,
-        "events": dossiers.timeline(found) if found else [],
+        "events": dossiers.timeline_rows(found) if found else [],
     }
     return render(request, "portal/lookup.html", context)
 
@@ -642,7 +677,11 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
         name = payments.backend().name
         callback_url = request.build_absolute_uri(reverse("portal:payment-callback", args=[name]))
         checkout = payments.start(
-            actor=request.user, dossier=dossier, return_url=return_url, callback_url=callback_url
+            actor=request.user,
+            dossier=dossier,
+            return_url=return_url,
+            callback_url=callback_url,
+            client_ip=request.META.get("REMOTE_ADDR", ""),
         )
     except payments.PaymentRefused as exc:
         return _detail(request, dossier, status=503, error=exc.message)
@@ -659,25 +698,49 @@ def payment_return(request: HttpRequest, code: str) -> HttpResponse:
     payment recorded (once, whether the backend's callback came first or not)."""
     dossier = _own(request, code)
     try:
-        dossier = payments.confirm(request.GET, dossier=dossier)
+        settled = payments.settle(request.GET, dossier=dossier)
     except payments.PaymentRefused as exc:
         return _detail(request, dossier, status=400, error=exc.message)
     except DossierConflict as exc:
         dossier.refresh_from_db()
         return _detail(request, dossier, status=409, error=exc.message)
-    messages.success(request, _("Your payment was recorded. The agency goes on with your dossier."))
+    if settled.outcome == payments.SURPLUS:
+        messages.warning(
+            request,
+            _(
+                "This payment arrived after the fee had already been paid. It was recorded "
+                "and will be refunded to you; nothing more is charged."
+            ),
+        )
+    elif settled.relayed:
+        messages.success(
+            request,
+            _("Your payment was recorded and sent to the agency holding your dossier."),
+        )
+    else:
+        messages.success(
+            request, _("Your payment was recorded. The agency goes on with your dossier.")
+        )
     return redirect("portal:detail", code=dossier.code)
 
 
 @csrf_exempt
-@require_POST
+@require_http_methods(["GET", "POST"])
 def payment_callback(request: HttpRequest, backend: str) -> HttpResponse:
-    """The payment backend's server tells that a payment was made (no session: what it
-    sends is verified by the backend, signature and all). Answers a stable code only,
-    nothing of the dossier."""
+    """The payment backend's server tells how a payment went (no session: what it
+    sends is verified by the backend, signature and all; a gateway such as VNPAY
+    calls by GET). Answers in the backend's own terms (``acknowledge``), nothing of
+    the dossier."""
     try:
-        payments.confirm(request.POST, backend_name=backend)
+        chosen = payments.backend(backend)
+    except payments.PaymentRefused as exc:
+        return JsonResponse({"status": "refused", "code": exc.code}, status=400)
+    if request.method not in chosen.callback_methods:
+        return HttpResponse(status=405, headers={"Allow": ", ".join(chosen.callback_methods)})
+    params = request.GET if request.method == "GET" else request.POST
+    try:
+        settled = payments.settle(params, backend_name=backend)
+        status, body = chosen.acknowledge(settled.outcome)
     except (payments.PaymentRefused, DossierConflict) as exc:
-        status = 409 if isinstance(exc, DossierConflict) else 400
-        return JsonResponse({"status": "refused", "code": exc.code}, status=status)
-    return JsonResponse({"status": "recorded"})
+        status, body = chosen.acknowledge(None, exc.code)
+    return JsonResponse(body, status=status)

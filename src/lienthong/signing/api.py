@@ -108,7 +108,10 @@ def _string(body: dict, name: str, *, required: bool = True) -> str | None:
     return value
 
 
-def _digests(body: dict, name: str = "hash") -> list[bytes]:
+def _digests(body: dict) -> list[bytes]:
+    """The hashes of a request: CSC v2's ``hashes``, or v1's ``hash`` (the name
+    pyHanko's CSC client sends)."""
+    name = "hashes" if "hashes" in body else "hash"
     values = body.get(name)
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
         raise missing(name, "array")
@@ -275,7 +278,9 @@ def signatures_sign_hash(request: HttpRequest):
     sad = _string(body, "SAD")
     digests = _digests(body)
     sign_algo = _string(body, "signAlgo")
-    hash_algo = _string(body, "hashAlgo", required=False)
+    hash_algo = _string(
+        body, "hashAlgorithmOID" if "hashAlgorithmOID" in body else "hashAlgo", required=False
+    )
     signatures = services.sign_hashes(
         user=request.user,
         credential_id=credential_id,

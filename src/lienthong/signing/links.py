@@ -26,6 +26,7 @@ import base64
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -292,7 +293,7 @@ def finish_oauth(
             "Dịch vụ ký số từ xa không cho phép liên kết.",
             "The remote signing service did not allow the link.",
         )
-    data = _token_request(
+    data = token_request(
         {
             "grant_type": "authorization_code",
             "code": code,
@@ -310,10 +311,13 @@ def finish_oauth(
     )
 
 
-def _token_request(form: dict[str, str]) -> dict:
+def token_request(
+    form: dict[str, str], *, refused: Callable[[], SigningRefused] | None = None
+) -> dict:
     """POST to the service's ``oauth2/token``; its answer (with an ``access_token``),
-    or SigningRefused: ``provider_unreachable`` (502), ``provider_link_refused``
-    (the service refused the grant), ``provider_error`` (not an OAuth answer)."""
+    or SigningRefused: ``provider_unreachable`` (502), what ``refused`` makes when
+    the service refused the grant (4xx; by default ``provider_link_refused``),
+    ``provider_error`` (not an OAuth answer)."""
     try:
         with providers.http_client() as client:
             response = client.post(
@@ -328,6 +332,8 @@ def _token_request(form: dict[str, str]) -> dict:
     except ValueError:
         data = None
     if 400 <= response.status_code < 500:
+        if refused is not None:
+            raise refused()
         raise _refused(
             "provider_link_refused",
             "Dịch vụ ký số từ xa không cho phép liên kết.",
@@ -373,7 +379,7 @@ def _refresh(link: ProviderLink) -> ProviderLink:
         # Read under the lock: the service may have rotated it at the last refresh.
         refresh_token = _unseal(current, "refresh", current.sealed_refresh_token)
         try:
-            data = _token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
+            data = token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
         except SigningRefused as exc:
             if exc.code != "provider_link_refused":
                 raise  # the service is away: the link stays, try again later

@@ -274,13 +274,20 @@ def finish_pdf_signature(
     *,
     user: Any,
     prepared: PreparedPdfSignature,
-    sad: str,
+    sad: str | None,
     provider: RemoteSigningProvider | None = None,
+    credential_token: str | None = None,
 ) -> bytes:
-    """Have the provider sign the authorised hash and put the signature into the PDF."""
+    """Have the provider sign the authorised hash and put the signature into the PDF.
+    The hash is authorised by ``sad`` or, at a service that authorises by OAuth
+    (CSC ``oauth2code``), by its ``credential_token``."""
     provider = provider or get_provider()
     (signature,) = provider.sign_hashes(
-        user=user, credential_id=prepared.credential_id, sad=sad, digests=prepared.digests
+        user=user,
+        credential_id=prepared.credential_id,
+        sad=sad,
+        digests=prepared.digests,
+        credential_token=credential_token,
     )
     state = prepared._state
     signer = signers.ExternalSigner(
@@ -538,8 +545,9 @@ def finish_pending_signature(
     source: str = SOURCE,
 ) -> bytes:
     """The signed PDF of a pending signature: authorise its hashes (``approval_id`` of
-    an approved phone request for them, or ``otp``) unless ``sad`` is given,
-    spend the row, sign, finish.
+    an approved phone request for them, or ``otp``) unless ``sad`` is given or
+    the external service authorised them already (``keep_credential_token``:
+    CSC ``oauth2code``), spend the row, sign, finish.
 
     Refused (SigningRefused, nothing signed): as ``check_pending``; as the
     provider's ``authorize`` (approval_pending — the row stays usable —,
@@ -550,7 +558,10 @@ def finish_pending_signature(
     provider = provider or get_provider(source=source)
     row = check_pending(user=user, reference=reference, purpose=purpose, source=source)
     digests = [base64.b64decode(h) for h in row.hashes]
-    if sad is None:
+    credential_token = None
+    if sad is None and approval_id is None and otp is None:
+        credential_token = credential_token_of(row)
+    if sad is None and credential_token is None:
         sad = provider.authorize(
             user=user,
             credential_id=row.credential_id,
@@ -566,7 +577,11 @@ def finish_pending_signature(
         # Spent by exactly one request: the one whose UPDATE finds it live.
         claimed = PendingSignature.objects.filter(
             pk=row.pk, consumed_at__isnull=True, expires_at__gt=now
-        ).update(consumed_at=now, sealed_state=b"")
+        ).update(
+            consumed_at=now,
+            sealed_state=b"",
+            context={k: v for k, v in (row.context or {}).items() if k != _AT_SERVICE},
+        )
     if not claimed:
         raise pending_refusal("pending_used")
     try:
@@ -576,7 +591,79 @@ def finish_pending_signature(
         raise _damaged() from exc
     if prepared.digests != digests or prepared.credential_id != row.credential_id:
         raise _damaged()
-    return finish_pdf_signature(user=user, prepared=prepared, sad=sad, provider=provider)
+    return finish_pdf_signature(
+        user=user,
+        prepared=prepared,
+        sad=sad,
+        provider=provider,
+        credential_token=credential_token,
+    )
+
+
+# Where a pending signature keeps the external service's authorisation of its hashes.
+_AT_SERVICE = "authorized_at_service"
+
+
+def _token_binding(row: PendingSignature) -> str:
+    return json.dumps(["credential-token", _binding(row)], separators=(",", ":"))
+
+
+def keep_credential_token(
+    row: PendingSignature, *, token: str, expires_in: Any = None, source: str = SOURCE
+) -> None:
+    """Keep on ``row`` the access token of scope "credential" the external service
+    issued for exactly its hashes (CSC ``oauth2code``): sealed, bound to the row,
+    spent with it by ``finish_pending_signature``. Audited (never the token);
+    pending_used when the row was finished (or expired) meanwhile."""
+    now = timezone.now()
+    kept = {
+        "sealed": _b64(keys.seal(token.encode(), context=_token_binding(row))),
+        "at": now.isoformat(),
+    }
+    try:
+        seconds = int(expires_in)
+    except (TypeError, ValueError):
+        seconds = 0
+    if seconds > 0:
+        kept["expires_at"] = (now + timedelta(seconds=seconds)).isoformat()
+    row.context = {**(row.context or {}), _AT_SERVICE: kept}
+    with transaction.atomic():
+        # Only on a live row: one being finished meanwhile keeps no token.
+        kept_on_live_row = PendingSignature.objects.filter(
+            pk=row.pk, consumed_at__isnull=True, expires_at__gt=now
+        ).update(context=row.context)
+        if not kept_on_live_row:
+            raise pending_refusal("pending_used")
+        audit.record(
+            actor=row.user,
+            action="signing_authorized",
+            obj=row,
+            changes={
+                "method": "oauth2code",
+                "credential_id": row.credential_id,
+                "hashes": [base64.b64decode(h).hex() for h in row.hashes],
+                "purpose": row.purpose,
+                "expires_at": kept.get("expires_at"),
+            },
+            source=source,
+        )
+
+
+def authorized_at_service(row: PendingSignature) -> bool:
+    """Did the external service authorise this pending signature's hashes already?"""
+    return bool((row.context or {}).get(_AT_SERVICE))
+
+
+def credential_token_of(row: PendingSignature) -> str | None:
+    """The service's credential token kept on ``row``, or None (pending_damaged when
+    it does not open: copied from another row)."""
+    kept = (row.context or {}).get(_AT_SERVICE)
+    if not isinstance(kept, dict) or not kept.get("sealed"):
+        return None
+    try:
+        return keys.unseal(base64.b64decode(kept["sealed"]), context=_token_binding(row)).decode()
+    except (ValueError, TypeError, SigningRefused) as exc:
+        raise _damaged() from exc
 
 
 def sweep_pending(*, now=None) -> int:

@@ -56,6 +56,13 @@ class CredentialDetails:
     sign_algorithms: list[str]  # OIDs
     multisign: int
     description: str
+    # How the service authorises this credential's signatures (CSC ``authMode``):
+    # "explicit" (a code sent to credentials/authorize), "oauth2code" (the user
+    # authorises the hashes at the service's oauth2/authorize, scope "credential")
+    # or "implicit".
+    auth_mode: str = "explicit"
+    # The service sends the one-time code itself (CSC credentials/sendOTP).
+    otp_sent_by_service: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,24 @@ class RemoteSigningProvider(Protocol):
     ) -> Activation: ...
 
     def sign_hashes(
-        self, *, user: Any, credential_id: str, sad: str, digests: list[bytes]
+        self,
+        *,
+        user: Any,
+        credential_id: str,
+        sad: str | None,
+        digests: list[bytes],
+        credential_token: str | None = None,
     ) -> list[bytes]: ...
+
+
+def no_credential_token() -> SigningRefused:
+    """A credential-scoped access token (CSC oauth2code) for this node's own keys."""
+    return SigningRefused(
+        "unsupported_authorization",
+        "Khóa ký trên máy chủ này không được cấp quyền qua dịch vụ ký số từ xa.",
+        "This node's keys are not authorised through a remote signing service.",
+        csc_error="invalid_request",
+    )
 
 
 class LocalProvider:
@@ -135,7 +158,11 @@ class LocalProvider:
         )
         return Activation(sad=issued.sad, expires_in=issued.expires_in)
 
-    def sign_hashes(self, *, user, credential_id, sad, digests) -> list[bytes]:
+    def sign_hashes(
+        self, *, user, credential_id, sad, digests, credential_token=None
+    ) -> list[bytes]:
+        if credential_token is not None or sad is None:
+            raise no_credential_token()
         return services.sign_hashes(
             user=user, credential_id=credential_id, sad=sad, digests=digests, source=self.source
         )
@@ -163,17 +190,20 @@ class CscHttpProvider:
         self.base = service_url.rstrip("/") + "/csc/v2/"
         self.access_token = access_token
         self.client = client or httpx.Client(timeout=timeout)
+        self._methods: list[str] | None = None
 
     def _token(self, user: Any) -> str:
         return self.access_token(user) if callable(self.access_token) else self.access_token
 
-    def _post(self, user: Any, endpoint: str, body: dict) -> dict:
+    def _post(self, user: Any, endpoint: str, body: dict, *, bearer: str | None = None) -> dict:
+        """POST ``body`` to ``endpoint`` with the user's token (or ``bearer``; none
+        for ``info``); the answer, or SigningRefused as the service refuses."""
+        if endpoint == "info":
+            headers = {}
+        else:
+            headers = {"Authorization": f"Bearer {bearer or self._token(user)}"}
         try:
-            response = self.client.post(
-                self.base + endpoint,
-                json=body,
-                headers={"Authorization": f"Bearer {self._token(user)}"},
-            )
+            response = self.client.post(self.base + endpoint, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise unreachable(exc) from exc
         try:
@@ -210,6 +240,8 @@ class CscHttpProvider:
                 csc_error="server_error",
                 status=502,
             ) from exc
+        auth = data.get("auth") if isinstance(data.get("auth"), dict) else {}
+        mode = str(data.get("authMode") or auth.get("mode") or "explicit")
         return CredentialDetails(
             credential_id=credential_id,
             certificate=certificates[0],
@@ -217,7 +249,36 @@ class CscHttpProvider:
             sign_algorithms=algorithms,
             multisign=int(data.get("multisign", 1)),
             description=str(data.get("description", "")),
+            auth_mode=mode,
+            otp_sent_by_service=mode == "explicit" and self._otp_sent_by_service(data, auth),
         )
+
+    def _otp_sent_by_service(self, data: dict, auth: dict) -> bool:
+        """Does the service send the credential's one-time code itself? CSC 1.0's
+        ``OTP.type`` "online" says so; a CSC 2 service says it by an OTP among the
+        ``auth`` objects and ``credentials/sendOTP`` among its ``info`` methods."""
+        otp = data.get("OTP")
+        if isinstance(otp, dict) and otp.get("type") in ("online", "offline"):
+            return otp["type"] == "online"
+        objects = auth.get("objects") if isinstance(auth.get("objects"), list) else []
+        if not any(isinstance(o, dict) and o.get("type") == "OTP" for o in objects):
+            return False
+        return "credentials/sendOTP" in self.methods()
+
+    def methods(self) -> list[str]:
+        """The service's methods (``info``, asked once per provider)."""
+        if self._methods is None:
+            try:
+                methods = self._post(None, "info", {}).get("methods", [])
+            except SigningRefused:
+                methods = []
+            self._methods = [str(m) for m in methods] if isinstance(methods, list) else []
+        return self._methods
+
+    def send_otp(self, *, user: Any, credential_id: str) -> None:
+        """Ask the service to send the user the one-time code of the credential
+        (CSC ``credentials/sendOTP``); SigningRefused as the service refuses."""
+        self._post(user, "credentials/sendOTP", {"credentialID": credential_id})
 
     def authorize(
         self,
@@ -234,8 +295,7 @@ class CscHttpProvider:
         body: dict[str, Any] = {
             "credentialID": credential_id,
             "numSignatures": len(digests),
-            "hash": [base64.b64encode(d).decode("ascii") for d in digests],
-            "hashAlgo": keys.SHA256,
+            **_hash_parameters(digests),
         }
         if otp is not None:
             body["OTP"] = otp
@@ -248,18 +308,20 @@ class CscHttpProvider:
         data = self._post(user, "credentials/authorize", body)
         return Activation(sad=str(data.get("SAD", "")), expires_in=int(data.get("expiresIn", 3600)))
 
-    def sign_hashes(self, *, user, credential_id, sad, digests) -> list[bytes]:
-        data = self._post(
-            user,
-            "signatures/signHash",
-            {
-                "credentialID": credential_id,
-                "SAD": sad,
-                "hash": [base64.b64encode(d).decode("ascii") for d in digests],
-                "hashAlgo": keys.SHA256,
-                "signAlgo": keys.ECDSA_WITH_SHA256,
-            },
-        )
+    def sign_hashes(
+        self, *, user, credential_id, sad, digests, credential_token=None
+    ) -> list[bytes]:
+        """Sign ``digests`` authorised by ``sad`` or, for an ``oauth2code`` credential,
+        by ``credential_token`` — the access token of scope "credential" the
+        service issued for exactly these hashes, sent as the bearer (no SAD)."""
+        body: dict[str, Any] = {
+            "credentialID": credential_id,
+            **_hash_parameters(digests),
+            "signAlgo": keys.ECDSA_WITH_SHA256,
+        }
+        if credential_token is None:
+            body["SAD"] = sad
+        data = self._post(user, "signatures/signHash", body, bearer=credential_token)
         signatures = [base64.b64decode(s) for s in data.get("signatures", [])]
         if len(signatures) != len(digests):
             raise SigningRefused(
@@ -270,6 +332,14 @@ class CscHttpProvider:
                 status=502,
             )
         return signatures
+
+
+def _hash_parameters(digests: list[bytes]) -> dict[str, Any]:
+    """The hashes as CSC v2 names them (``hashes``, ``hashAlgorithmOID``) and, for
+    services still on v1, as v1 did (``hash``, ``hashAlgo``): a service reads its own."""
+    encoded = [base64.b64encode(d).decode("ascii") for d in digests]
+    return {"hashes": encoded, "hashAlgorithmOID": keys.SHA256, "hash": encoded,
+            "hashAlgo": keys.SHA256}  # fmt: skip
 
 
 TIMEOUT_SECONDS = 30.0
@@ -327,6 +397,8 @@ class RemoteCredential:
     chain: list[str]  # base64 DER, as SigningCredential.chain
     not_before: Any
     not_after: Any
+    auth_mode: str = "explicit"
+    otp_sent_by_service: bool = False
 
     @classmethod
     def from_details(cls, details: CredentialDetails) -> RemoteCredential:
@@ -350,6 +422,8 @@ class RemoteCredential:
             chain=[base64.b64encode(c).decode("ascii") for c in details.chain],
             not_before=leaf.not_valid_before_utc.astimezone(UTC),
             not_after=leaf.not_valid_after_utc.astimezone(UTC),
+            auth_mode=details.auth_mode,
+            otp_sent_by_service=details.otp_sent_by_service,
         )
 
     def is_usable(self, at=None) -> bool:

@@ -13,4 +13,5 @@ urlpatterns = [
     path("service/link/", views.link_start, name="link-start"),
     path("service/callback/", views.link_callback, name="link-callback"),
     path("service/unlink/", views.unlink, name="unlink"),
+    path("service/authorize/callback/", views.authorize_callback, name="authorize-callback"),
 ]

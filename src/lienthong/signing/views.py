@@ -11,12 +11,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from lienthong.identity.sessions import SOURCE, require_fresh_verification
-from lienthong.signing import keys, links, providers, selectors, services, tokens
+from lienthong.signing import keys, links, oauth2code, providers, selectors, services, tokens
 from lienthong.signing.errors import SigningRefused
 from lienthong.signing.forms import CredentialRequestForm, ProviderTokenForm, TokenForm
 from lienthong.signing.models import AccessToken, CredentialStatus
@@ -193,3 +194,39 @@ def unlink(request):
     if links.unlink(user=request.user, source=SOURCE):
         messages.success(request, _("Your account at the signing service is no longer linked."))
     return redirect("signing:index")
+
+
+# --- Authorising one signature at the external service (CSC oauth2code) ---------------
+
+
+def _own_page(request, url: str | None) -> str:
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return reverse("signing:index")
+
+
+@login_required
+@require_GET
+def authorize_callback(request):
+    """The service sends the user back here with ``code`` and ``state`` (or ``error``)
+    once they authorised a signature's hashes there; on to the page that finishes
+    the signature, or back to where it was asked with the refusal."""
+    if (away := _external_only(request)) is not None:
+        return away
+    state = request.GET.get("state", "")
+    kept = oauth2code.take(request.session, state)  # once
+    try:
+        oauth2code.finish(
+            user=request.user,
+            kept=kept,
+            state=state,
+            code=request.GET.get("code", ""),
+            error=request.GET.get("error", ""),
+            source=SOURCE,
+        )
+    except SigningRefused as exc:
+        messages.error(request, _message(exc))
+        return redirect(_own_page(request, (kept or {}).get("back_url")))
+    return redirect(_own_page(request, kept["wait_url"]))

@@ -220,6 +220,11 @@ ROUTES = {
         {**dict.fromkeys(PERSONAS, 302), "anonymous": "login"},
     ),
     "signing:unlink": ("/account/signing/service/unlink/", POST_ONLY_SIGNED_IN),
+    # The service's return after authorising a signature's hashes (no service here).
+    "signing:authorize-callback": (
+        "/account/signing/service/authorize/callback/",
+        {**dict.fromkeys(PERSONAS, 302), "anonymous": "login"},
+    ),
     "csc-v2:api-root": ("/csc/v2/", dict.fromkeys(PERSONAS, 404)),
     "csc-v2:openapi-json": ("/csc/v2/openapi.json", ALL_200),
     "csc-v2:info": ("/csc/v2/info", POST_ONLY),

@@ -164,7 +164,10 @@ class RevocationAnswer(models.Model):
 
     Caching them spares the CAs' responders and keeps validation working for a
     while when a responder is unreachable; each answer expires on its own
-    schedule, never on ours.
+    schedule, never on ours. Past its nextUpdate an answer is no longer used
+    to validate, but it is kept (``LIENTHONG_REVOCATION_KEEP_DAYS``) as the
+    proof of what the node knew when it accepted a signed object: the exchange's
+    evidence archives carry it (exchange/evidence.py).
     """
 
     class Kind(models.TextChoices):
@@ -178,12 +181,19 @@ class RevocationAnswer(models.Model):
     this_update = models.DateTimeField(_("this update"))
     next_update = models.DateTimeField(_("next update"), db_index=True)
     fetched_at = models.DateTimeField(_("fetched"), default=timezone.now)
+    # What the answer speaks of, so that evidence finds it without reading every
+    # answer: an OCSP response's serial numbers (",hex,hex,"); a CRL's issuer
+    # name (SHA-256 of its DER).
+    serials = models.CharField(max_length=2000, blank=True, default="", editable=False)
+    issuer_sha256 = models.CharField(
+        max_length=64, blank=True, default="", db_index=True, editable=False
+    )
 
     objects = RevocationAnswerQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("revocation answer")
-        verbose_name_plural = _("revocation answers (cache)")
+        verbose_name_plural = _("revocation answers")
         ordering = ["-fetched_at"]
 
     def __str__(self) -> str:

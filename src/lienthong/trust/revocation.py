@@ -1,4 +1,9 @@
-"""The revocation-answer cache: OCSP responses and CRLs kept until their nextUpdate.
+"""The revocation-answer cache: OCSP responses and CRLs used until their nextUpdate.
+
+Past its nextUpdate an answer is no longer used, but it is kept for
+``settings.TRUST_REVOCATION_KEEP_DAYS`` as the record of what the node knew
+when it accepted a signature (``answers_about`` finds them for the exchange's
+evidence archives); ``purge_expired`` deletes it after that.
 
 The answers live in the database, shared by every process of the node. Each
 process also keeps the list it last read for ``RECHECK_SECONDS``, so that a
@@ -16,7 +21,10 @@ import threading
 import time
 
 from asn1crypto import crl, ocsp
+from cryptography import x509
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from lienthong.trust.models import RevocationAnswer
@@ -61,17 +69,40 @@ def known_answers() -> dict[str, list[bytes]]:
     }
 
 
-def _ocsp_times(der: bytes):
+def _serials(values) -> str:
+    """Serial numbers as stored in ``RevocationAnswer.serials``: ",hex,hex,"."""
+    return "," + ",".join(f"{value:x}" for value in values) + ","
+
+
+def _ocsp_facts(der: bytes) -> dict:
     response = ocsp.OCSPResponse.load(der)
     basic = response.basic_ocsp_response
-    single = basic["tbs_response_data"]["responses"][0]
+    singles = basic["tbs_response_data"]["responses"]
     responder = basic["tbs_response_data"]["responder_id"]
-    return single["this_update"].native, single["next_update"].native, str(responder.native)
+    serials = _serials(single["cert_id"]["serial_number"].native for single in singles)
+    return {
+        "this_update": singles[0]["this_update"].native,
+        "next_update": singles[0]["next_update"].native,
+        "issuer": str(responder.native)[:500],
+        # An answer about more certificates than the column holds is found by none.
+        "serials": serials if len(serials) <= 2000 else "",
+    }
 
 
-def _crl_times(der: bytes):
+def _crl_facts(der: bytes) -> dict:
     tbs = crl.CertificateList.load(der)["tbs_cert_list"]
-    return tbs["this_update"].native, tbs["next_update"].native, tbs["issuer"].human_friendly
+    return {
+        "this_update": tbs["this_update"].native,
+        "next_update": tbs["next_update"].native,
+        "issuer": tbs["issuer"].human_friendly[:500],
+        "issuer_sha256": hashlib.sha256(tbs["issuer"].dump()).hexdigest(),
+    }
+
+
+def facts(kind: str, der: bytes) -> dict:
+    """The fields of a RevocationAnswer read from the answer itself (ValueError,
+    KeyError, TypeError or IndexError when it cannot be read)."""
+    return (_ocsp_facts if kind == RevocationAnswer.Kind.OCSP else _crl_facts)(der)
 
 
 def remember(*, ocsp_answers: list[bytes], crl_answers: list[bytes]) -> int:
@@ -82,29 +113,24 @@ def remember(*, ocsp_answers: list[bytes], crl_answers: list[bytes]) -> int:
     """
     added = 0
     _, cached = _rows()
-    for kind, answers, reader in (
-        (RevocationAnswer.Kind.OCSP, ocsp_answers, _ocsp_times),
-        (RevocationAnswer.Kind.CRL, crl_answers, _crl_times),
+    for kind, answers in (
+        (RevocationAnswer.Kind.OCSP, ocsp_answers),
+        (RevocationAnswer.Kind.CRL, crl_answers),
     ):
         for der in answers:
             digest = hashlib.sha256(der).hexdigest()
             if digest in cached or RevocationAnswer.objects.filter(digest_sha256=digest).exists():
                 continue
             try:
-                this_update, next_update, issuer = reader(der)
+                fields = facts(kind, der)
             except (ValueError, KeyError, TypeError, IndexError):
                 continue
-            if next_update is None or next_update <= dt.datetime.now(dt.UTC):
+            if fields["next_update"] is None or fields["next_update"] <= dt.datetime.now(dt.UTC):
                 continue
             try:
                 with transaction.atomic():
                     RevocationAnswer.objects.create(
-                        kind=kind,
-                        der=der,
-                        digest_sha256=digest,
-                        issuer=issuer[:500],
-                        this_update=this_update,
-                        next_update=next_update,
+                        kind=kind, der=der, digest_sha256=digest, **fields
                     )
                 added += 1
             except IntegrityError:
@@ -114,7 +140,32 @@ def remember(*, ocsp_answers: list[bytes], crl_answers: list[bytes]) -> int:
     return added
 
 
+def answers_about(certificates: list[x509.Certificate]) -> list[tuple[str, bytes]]:
+    """Every answer kept, used or past, that may speak of these certificates: the OCSP
+    responses naming one of their serial numbers and the CRLs of their issuers, as
+    (kind, DER). The caller checks what each says (a serial number is unique only
+    per issuer)."""
+    wanted = Q()
+    for serial in {c.serial_number for c in certificates}:
+        wanted |= Q(kind=RevocationAnswer.Kind.OCSP, serials__contains=_serials([serial]))
+    issuers = {hashlib.sha256(c.issuer.public_bytes()).hexdigest() for c in certificates}
+    if issuers:
+        wanted |= Q(kind=RevocationAnswer.Kind.CRL, issuer_sha256__in=issuers)
+    if not wanted:
+        return []
+    return [
+        (kind, bytes(der))
+        for kind, der in RevocationAnswer.objects.filter(wanted)
+        .order_by("pk")
+        .values_list("kind", "der")
+    ]
+
+
 def purge_expired() -> int:
-    deleted, _ = RevocationAnswer.objects.exclude(next_update__gt=dt.datetime.now(dt.UTC)).delete()
+    """Delete the answers past their nextUpdate by more than the time they are kept."""
+    keep = dt.timedelta(days=settings.TRUST_REVOCATION_KEEP_DAYS)
+    deleted, _ = RevocationAnswer.objects.filter(
+        next_update__lte=dt.datetime.now(dt.UTC) - keep
+    ).delete()
     forget_cached()
     return deleted

@@ -405,6 +405,8 @@ def switch_enabled(*, actor: Any, obj, enabled: bool, source: str):
         model.objects.filter(pk=obj.pk).update(is_enabled=enabled)
         if model is TrustedCertificate:
             signals.trust_list_changed()  # update() sends no post_save
+        else:  # a signing key: its state kept per process (signing.py) is forgotten
+            signals.signing_key_changed.send(sender=model, pk=obj.pk)
         audit.record(
             actor=actor,
             action=AuditRecord.Action.UPDATE,

@@ -231,6 +231,10 @@ def test_a_sign_in_completes_when_the_phone_approves(mai, mai_phone):
     assert approval.summary["browser"] == "Firefox / Linux"
     waiting = computer.get("/approvals/sign-in/wait/")
     assert waiting.status_code == 200 and "Firefox / Linux" in waiting.content.decode()
+    # The shared waiting markup: htmx asks again; without JavaScript, a button.
+    page = waiting.content.decode()
+    assert 'hx-get="/approvals/sign-in/wait/" hx-trigger="every' in page
+    assert '<form method="get" action="/approvals/sign-in/wait/"><button type="submit">' in page
     assert "_auth_user_id" not in computer.session
 
     approve_on(phone_client(secret), authenticator, approval)
@@ -315,6 +319,7 @@ def test_a_sensitive_action_is_confirmed_on_the_phone(mai, mai_phone):
     assert set(approval.summary) == {"action", "ip", "browser", "time"}
     waiting = computer.get("/approvals/step-up/wait/").content.decode()
     assert 'hx-trigger="every' in waiting and "Pair a phone" in waiting
+    assert '<form method="get" action="/approvals/step-up/wait/"><button type="submit">' in waiting
     phone = phone_client(secret)
     assert "Confirm: Pair a phone" in phone.get("/approvals/app/").content.decode()
     assert computer.get("/approvals/devices/pair/").status_code == 302  # not yet

@@ -4,6 +4,8 @@ for a supplement; another agency's queue does not exist for them."""
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from lienthong.backoffice import views
@@ -100,3 +102,18 @@ def test_a_staff_member_without_an_officer_role_gets_404(as_user, xanh):
     staff.is_staff = True
     staff.save(update_fields=["is_staff"])
     assert as_user(staff).get(f"/backoffice/{xanh.identifier}/").status_code == 404
+
+
+def test_the_queue_reads_its_rows_in_one_query_however_many_there_are(
+    as_user, mai, lan, xanh, procedure, dossier
+):
+    client = as_user(lan)
+    client.get(f"/backoffice/{xanh.identifier}/")  # the session's first request writes
+    with CaptureQueriesContext(connection) as one:
+        client.get(f"/backoffice/{xanh.identifier}/?queue=new")
+    more = [submitted(mai, procedure, xanh) for _ in range(3)]
+    with CaptureQueriesContext(connection) as four:
+        page = client.get(f"/backoffice/{xanh.identifier}/?queue=new").content.decode()
+    for listed in (dossier, *more):
+        assert f'href="/backoffice/{xanh.identifier}/dossiers/{listed.code}/"' in page
+    assert len(four.captured_queries) == len(one.captured_queries)

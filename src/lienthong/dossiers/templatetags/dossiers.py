@@ -12,14 +12,10 @@ import datetime as dt
 
 from django import template
 from django.utils import timezone
-from django.utils.translation import get_language
 
-from lienthong.dossiers.models import Status
+from lienthong.dossiers.selectors import status_labels
 
 register = template.Library()
-
-# Language -> {status number: label}; the labels are fixed in the code.
-_LABELS: dict[str, dict[int, str]] = {}
 
 
 @register.filter
@@ -27,11 +23,7 @@ def status_label(value: int | None) -> str:
     """The national status's label in the active language ("" for none)."""
     if value is None or value == "":
         return ""
-    language = get_language() or ""
-    labels = _LABELS.get(language)
-    if labels is None:
-        labels = _LABELS[language] = {int(s): str(s.label) for s in Status}
-    return labels.get(int(value), str(value))
+    return status_labels().get(int(value), str(value))
 
 
 @register.filter

@@ -31,7 +31,7 @@ from lienthong.dossiers.tests.conftest import grant, officer
 from lienthong.exchange import attachments as exchange_files
 from lienthong.exchange import delivery
 from lienthong.exchange.envelope import unverified_payload
-from lienthong.exchange.models import AccessRight, InboundMessage, OutboundMessage
+from lienthong.exchange.models import AccessRight, InboundMessage, OutboundMessage, Receipt
 from lienthong.identity.models import Role
 from lienthong.trust import keystore
 
@@ -467,7 +467,9 @@ def inbound(type_: str, payload: dict, *, digests: str = "", sender=MINISTRY, re
         token="-",
         token_sha256="0" * 64,
         payload=payload,
-        receipt="-",
+        receipt=Receipt.objects.get_or_create(
+            sha256="0" * 64, defaults={"token": "-", "stored_at": now}
+        )[0],
         attachment_digests=digests,
     )
 

@@ -61,7 +61,7 @@ def test_a_queued_envelope_is_delivered_once_with_a_signed_receipt(node):
     assert (outcome.claimed, outcome.delivered) == (1, 1)
     message.refresh_from_db()
     assert message.state == OutboundMessage.State.DELIVERED
-    receipt = body(message.receipt)
+    receipt = body(message.receipt.token)
     assert receipt["type"] == "exchange.receipt"
     assert receipt["entries"] == [
         {

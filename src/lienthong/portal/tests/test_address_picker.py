@@ -5,12 +5,14 @@ the server; and the cheap display filters and shared menu of the list pages."""
 import datetime as dt
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template import Context, Template
 from django.utils import translation
 
 from lienthong.catalog.models import FieldKind, FormField
 from lienthong.directory.models import AdministrativeUnit, UnitLevel
-from lienthong.dossiers.models import Dossier, Status
+from lienthong.dossiers import attachments
+from lienthong.dossiers.models import Dossier, StagedUpload, Status
 from lienthong.dossiers.templatetags.dossiers import local_date, local_datetime, status_label
 from lienthong.portal.tests.conftest import MAI_ID, pdf
 
@@ -176,15 +178,72 @@ def test_the_menu_kept_per_process_follows_the_reader(client, signed_in, mai):
     assert ">My dossiers</a>" in client.get("/dossiers/lookup/").content.decode()
 
 
-def test_without_javascript_the_applicant_is_told_to_choose_her_files_again(
+def test_without_javascript_the_files_chosen_are_kept_for_the_submission(
     signed_in, mai, with_address, english
 ):
     client = signed_in(MAI_ID)
     page = client.get(url(with_address)).content.decode()
-    # Before anything is chosen: the address first, the files after.
-    assert "Do this before you choose your files: the page comes back without them." in page
+    assert "The files you chose are kept when the page comes back." in page
     form = declaration(with_address, home__province=HA_NOI, home__pick="1")
+
+    answer = client.post(url(with_address), form)
+
+    assert answer.status_code == 400
+    page = answer.content.decode()
+    assert "Already attached: “giay-chung-sinh.pdf” (" in page
+    assert "again" not in page.split("Already attached", 1)[1].split("</p>", 1)[0]
+    assert not Dossier.objects.exists()
+    [kept] = StagedUpload.objects.all()
+    assert kept.session_key == client.session.session_key
+    assert attachments.full_path(kept.path).read_bytes().startswith(b"%PDF-")
+
+    # The commune chosen, submitted without choosing the file again.
+    form = declaration(with_address, home__province=HA_NOI)
+    del form[f"document_{with_address.documents.get().pk}"]
+    form["home__commune"] = communes_in(HA_NOI)[0]
+    done = client.post(url(with_address), form)
+
+    assert done.status_code == 302
+    [attachment] = Dossier.objects.get().attachments.all()
+    assert (attachment.original_name, attachment.sha256) == ("giay-chung-sinh.pdf", kept.sha256)
+    assert not StagedUpload.objects.exists()
+
+
+def test_a_file_refused_when_kept_must_be_chosen_again(signed_in, mai, with_address, english):
+    client = signed_in(MAI_ID)
+    form = declaration(with_address, home__province=HA_NOI, home__pick="1")
+    form[f"document_{with_address.documents.get().pk}"] = SimpleUploadedFile(
+        "giay-chung-sinh.pdf", b"not a pdf at all", content_type="application/pdf"
+    )
     answer = client.post(url(with_address), form)
     assert answer.status_code == 400
-    assert "Choose “giay-chung-sinh.pdf” again" in answer.content.decode()
-    assert not Dossier.objects.exists()
+    page = answer.content.decode()
+    assert "Choose “giay-chung-sinh.pdf” again" in page
+    assert "does not match its type" in page
+    assert not StagedUpload.objects.exists()
+
+
+def test_kept_files_expire_and_are_swept_without_orphans(
+    signed_in, mai, with_address, time_machine
+):
+    client = signed_in(MAI_ID)
+    client.post(url(with_address), declaration(with_address, home__province=HA_NOI, home__pick="1"))
+    [kept] = StagedUpload.objects.all()
+    blob = attachments.full_path(kept.path)
+    # Old enough for the sweep, but still staged: kept.
+    while_kept = kept.staged_at + dt.timedelta(hours=1)
+    assert blob not in attachments.sweep(older_than=dt.timedelta(0), now=while_kept).blobs
+
+    later = kept.expires_at + dt.timedelta(seconds=1)
+    time_machine.move_to(later)
+    page = client.post(
+        url(with_address),
+        {
+            **declaration(with_address, home__pick="1"),
+            f"document_{with_address.documents.get().pk}": "",
+        },
+    ).content.decode()
+    assert "Already attached" not in page  # expired: she chooses it again
+    report = attachments.sweep(dry_run=False, older_than=dt.timedelta(0), now=later)
+    assert report.expired_staged == 1 and blob in report.blobs
+    assert not StagedUpload.objects.exists() and not blob.exists()

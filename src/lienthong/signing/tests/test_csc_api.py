@@ -337,3 +337,29 @@ def test_an_approval_on_the_phone_authorises_instead_of_a_code(csc, mai, mai_key
         },
     )
     refusal(again, 400, "approval_consumed", "access_denied")
+
+
+def test_the_csc_v2_names_of_the_hashes_are_read_as_v1_names_are(csc, mai_key, mai_totp, clock):
+    """CSC v2 calls them ``hashes`` and ``hashAlgorithmOID``; v1 (pyHanko's client)
+    ``hash`` and ``hashAlgo``. Both authorise and sign the same way."""
+    code = next_code(mai_totp, clock)
+    authorized_v2 = csc(
+        "credentials/authorize",
+        {"credentialID": mai_key.credential_id, "numSignatures": 1,
+         "hashes": [b64(digest("a"))], "OTP": code},
+    )  # fmt: skip
+    assert authorized_v2.status_code == 200, authorized_v2.content
+    signed = csc(
+        "signatures/signHash",
+        {"credentialID": mai_key.credential_id, "SAD": authorized_v2.json()["SAD"],
+         "hashes": [b64(digest("a"))], "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+         "signAlgo": "1.2.840.10045.4.3.2"},
+    )  # fmt: skip
+    assert signed.status_code == 200, signed.content
+    assert len(signed.json()["signatures"]) == 1
+    refusal(
+        csc("credentials/authorize", {"credentialID": mai_key.credential_id,
+                                      "numSignatures": 1, "hashes": ["%%%"]}),
+        400,
+        "invalid_hash",
+    )  # fmt: skip

@@ -38,6 +38,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{verb} {len(report.temp_files)} temporary file(s) and {len(report.blobs)} blob(s)"
         )
+        expired = "would drop" if report.dry_run else "dropped"
+        self.stdout.write(f"{expired} {report.expired_staged} expired staged upload(s)")
         if report.dry_run:
             self.stdout.write("dry run: add --delete to remove them")
 

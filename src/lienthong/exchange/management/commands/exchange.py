@@ -38,6 +38,7 @@ from lienthong.exchange.models import (
     InboundMessage,
     OutboundMessage,
     QueryService,
+    Receipt,
     SystemClient,
 )
 
@@ -262,15 +263,21 @@ class Command(BaseCommand):
             received, _ = InboundMessage.objects.filter(
                 received_at__lt=cutoff, acknowledged_at__isnull=False
             ).delete()
+            # The receipts no message points to any more (the log keeps its own record).
+            receipts, _ = Receipt.objects.filter(
+                outbound_messages__isnull=True, inbound_messages__isnull=True
+            ).delete()
             audit.record(
                 actor=ACTOR,
                 action=AuditRecord.Action.DELETE,
                 object_type="exchange.message",
                 object_repr=f"messages settled before {cutoff:%Y-%m-%d}",
-                changes={"sent": sent, "received": received},
+                changes={"sent": sent, "received": received, "receipts": receipts},
                 source="cli",
             )
-        self.stdout.write(f"deleted {sent} sent and {received} received message(s)")
+        self.stdout.write(
+            f"deleted {sent} sent and {received} received message(s), {receipts} receipt(s)"
+        )
 
     def export_evidence(self, options) -> None:
         for archive in options["archive"]:
