@@ -11,7 +11,7 @@ from lienthong.dossiers import selectors as dossiers
 from lienthong.dossiers import workflow
 from lienthong.dossiers.models import Attachment, Dossier, SupplementRequest
 from lienthong.dossiers.selectors import declaration  # noqa: F401  (the dossier page's)
-from lienthong.identity.models import OfficerRole
+from lienthong.identity import permissions
 from lienthong.identity.permissions import agencies_for
 
 OFFICER_ROLES = dossiers.OFFICER_ROLES
@@ -25,9 +25,7 @@ def officer_agencies(user: Any) -> QuerySet[Agency]:
 def is_officer(user: Any) -> bool:
     """Whether ``officer_agencies(user)`` has any: asked on every page (the menu), so
     of the roles alone, without the agencies' table."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return False
-    return OfficerRole.objects.filter(user=user, role__in=OFFICER_ROLES).exists()
+    return any(role in OFFICER_ROLES for _agency, role in permissions.held(user))
 
 
 def agency_dossier(user: Any, agency: Agency, code: str) -> Dossier | None:

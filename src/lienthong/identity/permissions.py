@@ -27,6 +27,36 @@ def _roles(role: str | Iterable[str] | None) -> list[str] | None:
     return [role] if isinstance(role, str) else list(role)
 
 
+_HELD = "_lienthong_roles_held"
+
+
+def held(user: Any) -> frozenset[tuple[int, str]]:
+    """Every (agency id, role) ``user`` holds, read once per user object.
+
+    A request's user is loaded anew for each request, so the checks of one page
+    (the agency in its address, the queue, the menu, what the page offers) cost
+    one query between them; a grant or a revocation counts from the user's next
+    request, or at once for the object ``forget`` is given."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    roles = user.__dict__.get(_HELD)
+    if roles is None:
+        roles = frozenset(OfficerRole.objects.filter(user=user).values_list("agency_id", "role"))
+        user.__dict__[_HELD] = roles
+    return roles
+
+
+def forget(user: Any) -> None:
+    """Make the next check about ``user`` (this object) read their roles again."""
+    if user is not None:
+        user.__dict__.pop(_HELD, None)
+
+
+def _agency_ids(user: Any, role: str | Iterable[str] | None) -> set[int]:
+    roles = _roles(role)
+    return {agency for agency, held_role in held(user) if roles is None or held_role in roles}
+
+
 def _grants(user: Any, role: str | Iterable[str] | None) -> QuerySet[OfficerRole]:
     if user is None or not user.is_authenticated or not user.is_active:
         return OfficerRole.objects.none()
@@ -44,7 +74,7 @@ def agencies_for(user: Any, role: str | Iterable[str] | None = None) -> QuerySet
 
 def has_role(user: Any, agency: Agency | int, role: str | Iterable[str] | None = None) -> bool:
     agency_id = agency.pk if isinstance(agency, Agency) else agency
-    return _grants(user, role).filter(agency_id=agency_id).exists()
+    return agency_id in _agency_ids(user, role)
 
 
 def scope(
@@ -56,10 +86,15 @@ def scope(
 
 def agency_or_404(user: Any, identifier: str, role: str | Iterable[str] | None = None) -> Agency:
     """The agency, if the user holds the role there; Http404 otherwise, absent or not."""
-    agency = agencies_for(user, role).filter(identifier=identifier).first()
+    agency = _held_agency(user, identifier, role)
     if agency is None:
         raise Http404
     return agency
+
+
+def _held_agency(user: Any, identifier: str, role: str | Iterable[str] | None) -> Agency | None:
+    ids = _agency_ids(user, role)
+    return Agency.objects.filter(pk__in=ids, identifier=identifier).first() if ids else None
 
 
 def require_role(
@@ -89,7 +124,7 @@ def api_agency_or_404(
     request: Any, identifier: str, role: str | Iterable[str] | None = None
 ) -> Agency:
     """For django-ninja operations: the agency, or the API's 404 (absent or forbidden)."""
-    agency = agencies_for(request.user, role).filter(identifier=identifier).first()
+    agency = _held_agency(request.user, identifier, role)
     if agency is None:
         raise ApiError(
             status=404,

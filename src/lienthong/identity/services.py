@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from lienthong.audit import services as audit
 from lienthong.directory.models import Agency
+from lienthong.identity import permissions
 from lienthong.identity.models import Account, AccountKind, OfficerRole, Role
 from lienthong.identity.numbers import identifier_kind
 
@@ -95,6 +96,7 @@ def grant_role(*, actor: Any, user: Any, agency: Agency, role: str, source: str)
     if role not in Role.values:
         raise ValidationError({"role": _("Unknown role.")})
     grant, created = OfficerRole.objects.get_or_create(user=user, agency=agency, role=role)
+    permissions.forget(user)
     if created:
         audit.record(
             actor=actor,
@@ -116,6 +118,7 @@ def revoke_role(*, actor: Any, grant: OfficerRole, source: str) -> None:
         source=source,
     )
     grant.delete()
+    permissions.forget(grant.user)
 
 
 def record_about_account(*, actor: Any, user: Any, action: str, changes: dict, source: str) -> None:
