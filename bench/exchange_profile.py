@@ -21,7 +21,8 @@ by one as CPU time of this process and counted in SQL statements:
 - settle: the sender verifies the receipt and settles (``delivery._settle``);
 
 then, separately on fresh envelopes, the same batch through the HTTP view
-(Django, ninja's validation of the body, the JSON both ways: ``http`` is that
+behind the exchange listener's middleware (``--listener public``: the public
+one's; Django, ninja's validation of the body, the JSON both ways: ``http`` is that
 minus ``receive``) and a whole ``delivery.deliver_due`` round through an
 in-process transport (``round_trip``: claim, post, receive, settle). And the
 receiver's steps on their own, without the database, per envelope: decoding
@@ -66,6 +67,9 @@ def configure(options) -> None:
         # As in production: with Django's debug mode every statement is formatted and
         # kept (on SQLite its parameters are quoted by an extra query).
         LIENTHONG_DEBUG="1" if options.debug else "0",
+        # The receiving side's HTTP handling as a node's exchange listener runs it
+        # (`lienthong serve --exchange`: its lean middleware, settings.py).
+        LIENTHONG_LISTENER=options.listener,
     )
     import django
 
@@ -282,6 +286,12 @@ def main() -> None:
     parser.add_argument("--cprofile", metavar="PHASE", help="print the top functions of a phase")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--debug", action="store_true", help="Django's debug mode on")
+    parser.add_argument(
+        "--listener",
+        choices=("exchange", "public"),
+        default="exchange",
+        help="whose middleware the HTTP view runs behind (default: the exchange listener's)",
+    )
     options = parser.parse_args()
     configure(options)
 
@@ -305,7 +315,7 @@ def main() -> None:
     per = options.batch
     database = "PostgreSQL" if options.postgres else "SQLite"
     print(
-        f"{database}{', debug mode' if options.debug else ''}; Python {sys.version.split()[0]}; batches of {per}, {options.rounds} rounds; "
+        f"{database}{', debug mode' if options.debug else ''}; {options.listener} listener; Python {sys.version.split()[0]}; batches of {per}, {options.rounds} rounds; "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
         f"chain validations {jws.statistics()['chain_validations']}"
     )

@@ -310,6 +310,18 @@ EXCHANGE_TLS_CA = env_str("LIENTHONG_EXCHANGE_TLS_CA")
 # Which listener this process serves: "public" (pages, APIs) or "exchange" (set by
 # `lienthong serve --exchange`: node-to-node calls only, over mutual TLS).
 LISTENER = env_choice("LIENTHONG_LISTENER", ("public", "exchange"), "public")
+# The exchange listener's: signed node-to-node calls only (ListenerMiddleware refuses
+# anything else), so no pages, cookies, sessions, users or static files, and none of
+# their middleware; security headers, host check and audit context as everywhere.
+EXCHANGE_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "lienthong.middleware.RefuseNulMiddleware",
+    "lienthong.exchange.tls.ListenerMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "lienthong.audit.middleware.AuditContextMiddleware",
+]
+if LISTENER == "exchange":
+    MIDDLEWARE = EXCHANGE_MIDDLEWARE
 
 # RFC 3161 time-stamping authority: timestamps of the message log's head, every
 # so many seconds (by the worker).

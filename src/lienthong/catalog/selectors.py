@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.db.models import (
     Case,
+    Count,
     Exists,
     IntegerField,
     OuterRef,
@@ -119,6 +120,40 @@ def procedure_by_code(code: str) -> Procedure | None:
 
 def handling_agencies(procedure: Procedure) -> QuerySet[Agency]:
     return procedure.agencies.filter(is_active=True).select_related("unit").order_by("identifier")
+
+
+# What one row of the search page's results shows (catalog/_results.html); the rest
+# of a procedure (legal basis, status texts, its search text...) is not read there.
+RESULT_COLUMNS = (
+    "code",
+    "name",
+    "name_en",
+    "authority",
+    "online_level",
+    "time_limit",
+    "time_limit_basis",
+    "field__code",
+    "field__name",
+    "field__name_en",
+)
+
+
+def result_rows(procedures: QuerySet[Procedure]) -> QuerySet[Procedure]:
+    """``procedures`` (from ``procedures()``) with only the columns a result row shows."""
+    return procedures.only(*RESULT_COLUMNS)
+
+
+def interconnected_results(*, query: str = "") -> QuerySet[InterconnectedProcedure]:
+    """The interconnected procedures matching ``query`` as the search page lists them:
+    name, online level and their number of steps (counted, not loaded)."""
+    qs = (
+        InterconnectedProcedure.objects.filter(is_active=True)
+        .only("code", "name", "name_en", "online_level")
+        .annotate(step_count=Count("steps"))
+    )
+    if query:
+        return _matching(qs, query).order_by("rank", "code")
+    return qs.order_by("code")
 
 
 def interconnected_procedures(*, query: str = "") -> QuerySet[InterconnectedProcedure]:

@@ -40,10 +40,8 @@ def procedure_list(request: HttpRequest) -> HttpResponse:
         online_level=filters["level"],
         authority_kind=filters["authority"],
     )
-    page = Paginator(procedures, PAGE_SIZE).get_page(request.GET.get("page"))
-    interconnected = (
-        [] if any(filters.values()) else selectors.interconnected_procedures(query=query)
-    )
+    page = Paginator(selectors.result_rows(procedures), PAGE_SIZE).get_page(request.GET.get("page"))
+    interconnected = [] if any(filters.values()) else selectors.interconnected_results(query=query)
     context = {
         "query": query,
         "filters": filters,

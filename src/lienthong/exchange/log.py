@@ -34,6 +34,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from lienthong.exchange import inserts
 from lienthong.exchange.envelope import format_time
 from lienthong.exchange.models import LogHead, LogRecord, LogTimestamp
 from lienthong.exchange.verify_evidence import GENESIS, leaf_hash, link, record_link
@@ -95,7 +96,7 @@ def append_many(items: list[tuple[str, str, str, str]]) -> list[LogRecord]:
         # returned is locked and current; chain from it.
         records, head = _chained(items, current, timezone.now())
         LogHead.objects.filter(pk=1).update(sequence=head[0], digest=head[1])
-    LogRecord.objects.bulk_create(records)
+    inserts.insert(records)
     with _heads_lock:
         _heads[key] = head
     return records

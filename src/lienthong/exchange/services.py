@@ -50,7 +50,7 @@ from django.utils import timezone
 from lienthong.directory.models import Agency
 from lienthong.exchange import attachments as attachments_store
 from lienthong.exchange import envelope as envelopes
-from lienthong.exchange import facts, log, wake, webhooks
+from lienthong.exchange import facts, inserts, log, wake, webhooks
 from lienthong.exchange.models import InboundMessage, LogRecord, OutboundMessage, Receipt
 from lienthong.node import this_node
 from lienthong.trust import signing
@@ -233,18 +233,22 @@ def send(
     # No savepoint: inside the caller's transaction, a failure here must fail the
     # whole of it (the business change and its message commit together or not at all).
     with transaction.atomic(savepoint=False):
-        message = OutboundMessage.objects.create(
-            envelope_id=built.id,
-            type=built.type,
-            sender=str(built.sender),
-            recipient=str(built.recipient),
-            correlation_id=built.correlation_id,
-            created_at=built.created_at,
-            token=token,
-            token_sha256=_sha256(token),
-            endpoint=endpoint,
-            next_attempt_at=timezone.now(),
-            attachment_digests=attachments_store.digests(built.attachments),
+        (message,) = inserts.insert(
+            [
+                OutboundMessage(
+                    envelope_id=built.id,
+                    type=built.type,
+                    sender=str(built.sender),
+                    recipient=str(built.recipient),
+                    correlation_id=built.correlation_id,
+                    created_at=built.created_at,
+                    token=token,
+                    token_sha256=_sha256(token),
+                    endpoint=endpoint,
+                    next_attempt_at=timezone.now(),
+                    attachment_digests=attachments_store.digests(built.attachments),
+                )
+            ]
         )
         log.append(
             kind=LogRecord.Kind.ENVELOPE_SENT,
@@ -552,7 +556,7 @@ def _receive_batch(tokens: list[Any], *, look_up: bool) -> BatchOutcome:
         stored = []
         if accepted:
             row = store_receipt(receipt, now)
-            stored = InboundMessage.objects.bulk_create(
+            stored = inserts.insert(
                 [
                     InboundMessage(
                         envelope_id=parsed.id,

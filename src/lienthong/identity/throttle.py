@@ -16,6 +16,7 @@ lockout always ends.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -166,3 +167,35 @@ def record_failure(*, subject: str | None, address: str | None, limit: Limit | N
 
 def clear(*, subject: str, limit: Limit | None = None) -> None:
     store().delete(_key(limit or failures(), "subject", subject))
+
+
+# --- Rates of plain events (not only failures) --------------------------------------
+
+
+_RATE = re.compile(r"(\d+)/(\d*)([smhd]?)")
+_PERIODS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """Parses a rate in django-ratelimit's syntax, as the settings write it: "10/10m" is
+    (10, 600), ten events per 600 seconds."""
+    match = _RATE.fullmatch(rate.strip().lower())
+    if not match:
+        raise ValueError(f"not a rate (count/[n]s|m|h|d): {rate!r}")
+    count, multiple, period = match.groups()
+    return int(count), _PERIODS[period] * int(multiple or 1)
+
+
+def rate_exceeded(name: str, subject: str, rate: str) -> bool:
+    """Counts one event of ``subject`` (a client address) under ``name`` and tells
+    whether it goes beyond ``rate`` ("10/10m", django-ratelimit's syntax).
+
+    One atomic upsert in the counters' store (see above) instead of
+    django-ratelimit on the database cache, whose add, get and set each count
+    the cache's rows to cull it: five or six statements per request. The
+    window opens at the first event and is not extended, so at most the
+    rate's count of events pass per window, as with django-ratelimit.
+    """
+    allowed, seconds = parse_rate(rate)
+    key = _key(Limit(name, allowed, allowed, seconds), "rate", subject)
+    return store().increment(key, seconds) > allowed

@@ -121,8 +121,13 @@ def rating_of(user: Any, dossier: Dossier) -> Rating | None:
 
 
 def interconnected_groups() -> QuerySet[InterconnectedProcedure]:
-    """The interconnected procedures a citizen may start from the portal."""
-    return InterconnectedProcedure.objects.filter(is_active=True).order_by("code")
+    """The interconnected procedures a citizen may start from the portal (their code
+    and name: what "my dossiers" lists of them)."""
+    return (
+        InterconnectedProcedure.objects.filter(is_active=True)
+        .only("code", "name", "name_en")
+        .order_by("code")
+    )
 
 
 def interconnected_group(code: str) -> InterconnectedProcedure | None:

@@ -28,7 +28,6 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
-from django_ratelimit.decorators import ratelimit
 
 from lienthong.approvals.services import has_paired_device
 from lienthong.audit.middleware import client_address, client_key
@@ -37,6 +36,7 @@ from lienthong.dossiers import selectors as dossiers
 from lienthong.dossiers.errors import AttachmentRefused, DossierConflict
 from lienthong.dossiers.models import Attachment, Dossier, Status
 from lienthong.exchange.services import ExchangeRefused
+from lienthong.identity import throttle
 from lienthong.identity.permissions import require_role
 from lienthong.portal import declarations, ratings, selectors
 from lienthong.portal import services as portal_services
@@ -633,14 +633,17 @@ def agency_ratings(request: HttpRequest, agency) -> HttpResponse:
 # --- Looking a dossier up without signing in -----------------------------------------------
 
 
-def _lookup_rate(group: str, request: HttpRequest) -> str:
-    return settings.PORTAL_LOOKUP_RATE
+def _lookup_limited(request: HttpRequest) -> bool:
+    """Every POST counts against PORTAL_LOOKUP_RATE per client address (guessing codes
+    and phone numbers); one upsert in the shared counters (identity/throttle.py)."""
+    return request.method == "POST" and throttle.rate_exceeded(
+        "lookup", client_key("lookup", request), settings.PORTAL_LOOKUP_RATE
+    )
 
 
 @require_http_methods(["GET", "POST"])
-@ratelimit(key=client_key, rate=_lookup_rate, method="POST", block=False)
 def lookup(request: HttpRequest) -> HttpResponse:
-    if getattr(request, "limited", False):
+    if _lookup_limited(request):
         return render(
             request, "portal/lookup.html", {"form": LookupForm(), "limited": True}, status=429
         )

@@ -89,8 +89,11 @@ def test_denied_at_the_service_nothing_is_signed(
     assert "không cấp quyền ký" in came_back.content.decode()
     pending = PendingSignature.objects.get(user=hung)
     wait = page_of(xanh, processing) + f"signature/{pending.reference}/"
-    # Not authorised at the service: finishing sends the leader back to wait.
+    # Not authorised at the service: finishing sends the leader back to wait, on a
+    # page that speaks of the service, not of a phone.
     assert client.post(wait + "finish/")["Location"] == wait
+    waiting = client.get(wait).content.decode()
+    assert "Chờ dịch vụ ký số" in waiting and "điện thoại" not in waiting.split("<main", 1)[1]
     assert unchanged(processing)
     assert AuditRecord.objects.filter(
         action="pending_refused", changes__refused="provider_authorize_refused"

@@ -82,6 +82,24 @@ def test_the_search_page_works_without_javascript_in_vietnamese(client, catalog)
     assert "/procedures/LT.900001/" in body
 
 
+def test_the_search_page_counts_steps_and_reads_only_what_a_row_shows(
+    client, catalog, django_assert_max_num_queries
+):
+    from lienthong.catalog.models import InterconnectedProcedure
+
+    group = InterconnectedProcedure.objects.get(code="LT.900001")
+    steps = group.steps.count()
+    # The fields, the count, the page of procedures, the interconnected groups.
+    with django_assert_max_num_queries(4):
+        response = client.get("/procedures/", {"q": "dang ky khai sinh"})
+    body = response.content.decode()
+    assert f"{steps} bước" in body
+    assert "Đăng ký khai sinh" in body
+    # A result row reads no column left out (each would be one more query per row).
+    with django_assert_max_num_queries(4):
+        client.get("/procedures/", {"field": "ho-tich"})
+
+
 def test_the_search_page_is_available_in_english(client, catalog):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     body = client.get("/procedures/", {"q": "khai sinh"}).content.decode()

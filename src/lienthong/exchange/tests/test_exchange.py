@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from lienthong.exchange import delivery, log, services
 from lienthong.exchange import envelope as envelopes
 from lienthong.exchange.models import AccessRight, InboundMessage, LogRecord, OutboundMessage
-from lienthong.exchange.tests.conftest import MINISTRY, OFFICE
+from lienthong.exchange.tests.conftest import MINISTRY, NODE_URL, OFFICE, in_process_app
 from lienthong.trust import signing, testpki
 from lienthong.trust.models import TrustedCertificate
 
@@ -277,6 +277,32 @@ def test_the_api_refuses_what_is_not_a_batch(node):
     answer = node.http.post("/api/v1/exchange/envelopes", json={"envelopes": ["garbage"]})
     assert answer.status_code == 200
     assert body(answer.json()["receipt"])["entries"][0]["reason"] == "malformed"
+
+
+def test_the_exchange_listener_receives_behind_its_lean_middleware(node, settings):
+    """What `serve --exchange` runs (settings.EXCHANGE_MIDDLEWARE): envelopes received,
+    security headers, host check and request id kept, no cookie, pages refused."""
+    settings.LISTENER = "exchange"
+    settings.MIDDLEWARE = settings.EXCHANGE_MIDDLEWARE
+    transport = httpx.WSGITransport(app=in_process_app())
+    with httpx.Client(transport=transport, base_url=NODE_URL) as http:
+        answer = http.post(
+            "/api/v1/exchange/envelopes",
+            json={"envelopes": [signed_envelope(node)]},
+            headers={"X-Request-ID": "exchange-1"},
+        )
+        assert answer.status_code == 200
+        assert body(answer.json()["receipt"])["entries"][0]["status"] == "accepted"
+        assert answer.headers["X-Request-ID"] == "exchange-1"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert "set-cookie" not in answer.headers
+        page = http.get("/")
+        assert (page.status_code, page.json()["code"]) == (404, "not_on_this_listener")
+        stranger = http.post(
+            "/api/v1/exchange/envelopes", json={"envelopes": ["x"]}, headers={"Host": "evil.test"}
+        )
+        assert stranger.status_code == 400
+    assert InboundMessage.objects.count() == 1
 
 
 def test_the_message_log_chains_every_envelope_and_receipt(node):

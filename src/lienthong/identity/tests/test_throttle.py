@@ -264,3 +264,26 @@ def test_refused_passkeys_lock_the_user_and_the_address(mai, settings):
         signin.passkey_failed(user=mai, address="192.0.2.7", source="test")
     assert signin.passkey_locked(user=mai, address=None)
     assert count(f"user:{mai.pk}") == settings.IDENTITY_MAX_FAILURES
+
+
+def test_rates_read_django_ratelimit_syntax():
+    assert throttle.parse_rate("10/10m") == (10, 600)
+    assert throttle.parse_rate("3/m") == (3, 60)
+    assert throttle.parse_rate("1000000/s") == (1000000, 1)
+    assert throttle.parse_rate("5/2h") == (5, 7200)
+    with pytest.raises(ValueError):
+        throttle.parse_rate("ten per minute")
+
+
+@pytest.mark.django_db
+def test_a_rate_lets_its_count_through_per_window_and_address(clock):
+    for _ in range(3):
+        assert not throttle.rate_exceeded("lookup", "192.0.2.7", "3/m")
+    assert throttle.rate_exceeded("lookup", "192.0.2.7", "3/m")
+    assert not throttle.rate_exceeded("lookup", "192.0.2.8", "3/m")  # another address
+    clock.shift(59)
+    assert throttle.rate_exceeded("lookup", "192.0.2.7", "3/m")  # not extended, still shut
+    clock.shift(2)
+    assert not throttle.rate_exceeded("lookup", "192.0.2.7", "3/m")  # a new window
+    # One row per address and window, the address kept only as a digest.
+    assert not FailureCounter.objects.filter(key__contains="192.0.2").exists()

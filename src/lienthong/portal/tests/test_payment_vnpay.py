@@ -139,6 +139,7 @@ def test_an_abandoned_payment_is_recorded_as_failed_and_may_be_tried_again(
     vnpay, signed_in, waiting
 ):
     client = signed_in(MAI_ID)
+    client.cookies["lienthong_language"] = "en"
     gateway = pay(client, waiting)
     cancelled = gateway.answer(code="24")  # the customer cancelled at the gateway
     back = client.get(f"/dossiers/{waiting.code}/payment/return/?{cancelled}")
