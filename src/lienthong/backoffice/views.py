@@ -61,6 +61,7 @@ from lienthong.signing import pdf as signing_pdf
 from lienthong.signing import selectors as signing
 from lienthong.signing import services as signing_services
 from lienthong.signing.errors import SigningRefused
+from lienthong.signing.selectors import not_answered_yet
 
 PAGE_SIZE = 20
 OFFICER_ROLES = selectors.OFFICER_ROLES
@@ -670,9 +671,7 @@ def signature_finish(
                                         "reference": reference}
     )  # fmt: skip
     if pending.consumed_at is None and not _phone_answer(request, pending)[1]:
-        messages.info(
-            request, gettext("Your phone has not answered yet. Approve the request on it first.")
-        )
+        messages.info(request, not_answered_yet(pending))
         return HttpResponseClientRedirect(wait) if request.htmx else redirect(wait)
     status, error = 200, ""
     try:

@@ -50,6 +50,7 @@ from lienthong.portal.forms import (
     SupplementForm,
     WithdrawForm,
 )
+from lienthong.signing.selectors import not_answered_yet
 
 PAGE_SIZE = 20
 
@@ -541,9 +542,7 @@ def sign_declaration_finish(request: HttpRequest, code: str, reference: str) -> 
         return _to(request, detail)
     _approval, answered = _phone_answered(request, pending)
     if not answered:
-        messages.info(
-            request, _("Your phone has not answered yet. Approve the request on it first.")
-        )
+        messages.info(request, not_answered_yet(pending))
         return _to(request, reverse("portal:sign-declaration-wait", args=[code, reference]))
     try:
         declarations.finish_phone_signature(actor=request.user, dossier=dossier, pending=pending)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from lienthong.signing.models import AccessToken, CredentialStatus, SigningCredential
 
@@ -50,3 +51,14 @@ def pending_for(user: Any, reference: str, purpose: str | None = None):
     if pending is not None and purpose is not None and pending.purpose != purpose:
         return None
     return pending
+
+
+def not_answered_yet(pending) -> str:
+    """What the signer reads on continuing before the answer came: from the phone, or,
+    for a signature authorised at an external service (CSC oauth2code, no phone
+    request), from that service."""
+    if not (pending.context or {}).get("approval_id"):
+        return gettext(
+            "The signing service has not authorised the signature yet. Approve it there first."
+        )
+    return gettext("Your phone has not answered yet. Approve the request on it first.")
