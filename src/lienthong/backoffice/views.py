@@ -287,8 +287,6 @@ def queue(request: HttpRequest, agency: Agency) -> HttpResponse:
         dossiers.row_values(page.object_list),
         dossiers.url_of_code("backoffice:detail", agency.identifier),
     )
-    # The page's own check (require_role) answers the menu's question too.
-    request.user._backoffice_is_officer = True
     return render(
         request,
         "backoffice/queue.html",

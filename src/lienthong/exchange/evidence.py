@@ -186,29 +186,15 @@ def _named(receipt: str) -> set[str]:
 
 def _revocation_answers(certificates: list[bytes]) -> dict[str, bytes]:
     """The OCSP responses and CRLs the node keeps (trust.revocation: used, or past their
-    nextUpdate and kept as proof) that speak of these certificates:
-    "revocation/<sha-256>.ocsp" or ".crl"."""
-    from asn1crypto import crl, ocsp
-
+    nextUpdate and kept as proof) that speak of these certificates, by serial number
+    or issuer: "revocation/<sha-256>.ocsp" or ".crl". What each says, and about which
+    issuer's certificate, the verifier judges (verify_evidence)."""
     from lienthong.trust import revocation
 
     parsed = [x509.load_der_x509_certificate(der) for der in certificates]
-    serials = {c.serial_number for c in parsed}
-    issuers = {c.issuer.public_bytes() for c in parsed}
-    found = {}
-    for kind, der in revocation.answers_about(parsed):
-        try:
-            if kind == "ocsp":
-                basic = ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
-                answers = basic["tbs_response_data"]["responses"]
-                speaks = any(a["cert_id"]["serial_number"].native in serials for a in answers)
-            else:
-                speaks = crl.CertificateList.load(der)["tbs_cert_list"]["issuer"].dump() in issuers
-        except (ValueError, KeyError, TypeError):
-            continue
-        if speaks:
-            found[f"revocation/{_sha256(der)}.{kind}"] = der
-    return found
+    return {
+        f"revocation/{_sha256(der)}.{kind}": der for kind, der in revocation.answers_about(parsed)
+    }
 
 
 def build(correlation_id: str, *, archives: Iterable = (), tsa_url: str = "") -> bytes:

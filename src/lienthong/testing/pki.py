@@ -20,7 +20,14 @@ from werkzeug.serving import make_server
 
 from lienthong.trust import testpki
 
-__all__ = ["free_loopback_port", "test_pki", "test_pki_factory", "trusted_test_pki"]
+__all__ = [
+    "free_loopback_port",
+    "ocsp_changed",
+    "responder_key",
+    "test_pki",
+    "test_pki_factory",
+    "trusted_test_pki",
+]
 
 
 def free_loopback_port() -> int:
@@ -70,3 +77,48 @@ def trusted_test_pki(db, test_pki) -> testpki.TestPKI:
     (for this test only: the test's transaction is rolled back)."""
     testpki.add_to_trust_list(test_pki, actor="test")
     return test_pki
+
+
+def responder_key(pki: testpki.TestPKI, der: bytes):
+    """The private key of the TEST PKI's OCSP responder whose certificate the response
+    ``der`` carries (each CA's delegated responder, ``ocsp-<ca>``)."""
+    from asn1crypto import ocsp
+    from cryptography.hazmat.primitives import serialization
+
+    basic = ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
+    included = basic["certs"][0].dump()
+    label = next(
+        f"ocsp-{ca}"
+        for ca in testpki.CERTIFICATION_AUTHORITIES
+        if pki.certificate(f"ocsp-{ca}").dump() == included
+    )
+    return serialization.load_der_private_key(pki.private_key(label).dump(), password=None)
+
+
+def ocsp_changed(der: bytes, *, status=None, key=None) -> bytes:
+    """The OCSP response ``der`` with every answer's status set to ``status`` (an
+    asn1crypto ``CertStatus``) when given, signed again by ``key`` when given, else
+    left with the signature it had (which then no longer matches)."""
+    from asn1crypto import ocsp
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    basic = ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
+    if status is not None:
+        for single in basic["tbs_response_data"]["responses"]:
+            single["cert_status"] = status
+    basic = ocsp.BasicOCSPResponse.load(basic.dump(force=True))
+    if key is not None:
+        tbs = basic["tbs_response_data"].dump()
+        if isinstance(key, rsa.RSAPrivateKey):
+            basic["signature"] = key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+            basic["signature_algorithm"] = {"algorithm": "sha256_rsa"}
+        else:
+            basic["signature"] = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+            basic["signature_algorithm"] = {"algorithm": "sha256_ecdsa"}
+    return ocsp.OCSPResponse(
+        {
+            "response_status": "successful",
+            "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
+        }
+    ).dump()

@@ -13,10 +13,9 @@ register = template.Library()
 
 @register.filter
 def is_officer(user: Any) -> bool:
-    """True when ``user`` holds an officer role in some agency; asked once per request
-    (the answer is kept on the user object the request carries)."""
+    """True when ``user`` holds an officer role in some agency. The user's roles are
+    read once per request (``identity.permissions.held``), for this and every
+    other check of the page."""
     if not getattr(user, "is_authenticated", False):
         return False
-    if not hasattr(user, "_backoffice_is_officer"):
-        user._backoffice_is_officer = selectors.is_officer(user)
-    return user._backoffice_is_officer
+    return selectors.is_officer(user)

@@ -27,7 +27,7 @@ from lienthong.exchange import delivery, evidence, log, log_archive
 from lienthong.exchange import verify_evidence as offline
 from lienthong.exchange.models import LogHead, LogRecord, LogTimestamp
 from lienthong.exchange.tests.test_exchange import send, signed_envelope
-from lienthong.trust import testpki
+from lienthong.testing.pki import ocsp_changed, responder_key
 
 FIELDS = st.fixed_dictionaries(
     {
@@ -463,42 +463,6 @@ def test_an_archive_written_before_leaf_hashes_still_verifies(tmp_path):
     assert log_archive.verify_archive(old).broken_at == 2
 
 
-def _ocsp_resigned(pki, der: bytes, status) -> bytes:
-    """The OCSP response with ``status`` and signed again by the responder that signed it
-    (a genuine answer of the TEST PKI), or, without ``pki``, left with its old signature."""
-    from asn1crypto import ocsp
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
-    basic = ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
-    for single in basic["tbs_response_data"]["responses"]:
-        single["cert_status"] = status
-    basic = ocsp.BasicOCSPResponse.load(basic.dump(force=True))
-    if pki is not None:
-        included = basic["certs"][0].dump()
-        label = next(
-            f"ocsp-{ca}"
-            for ca in testpki.CERTIFICATION_AUTHORITIES
-            if pki.certificate(f"ocsp-{ca}").dump() == included
-        )
-        key = serialization.load_der_private_key(pki.private_key(label).dump(), password=None)
-        tbs = basic["tbs_response_data"].dump()
-        if isinstance(key, rsa.RSAPrivateKey):
-            signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
-            algorithm = "sha256_rsa"
-        else:
-            signature = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-            algorithm = "sha256_ecdsa"
-        basic["signature_algorithm"] = {"algorithm": algorithm}
-        basic["signature"] = signature
-    return ocsp.OCSPResponse(
-        {
-            "response_status": "successful",
-            "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
-        }
-    ).dump()
-
-
 def test_a_revocation_before_signing_in_the_nodes_answers_fails_the_evidence(node):
     from asn1crypto import ocsp
 
@@ -509,12 +473,13 @@ def test_a_revocation_before_signing_in_the_nodes_answers_fails_the_evidence(nod
         name="revoked", value={"revocation_time": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)}
     )
     # A genuine answer (signed by the CA's responder) saying so fails the evidence.
-    report = offline.verify(rezip({**files, name: _ocsp_resigned(node.pki, files[name], revoked)}))
+    genuine = ocsp_changed(files[name], status=revoked, key=responder_key(node.pki, files[name]))
+    report = offline.verify(rezip({**files, name: genuine}))
     assert not report.intact
     # Every object signed with that certificate says so, and nothing else is wrong.
     assert report.problems and all("says the certificate was revoked" in p for p in report.problems)
     # The same answer edited in the archive without the responder's key is refused as such.
-    report = offline.verify(rezip({**files, name: _ocsp_resigned(None, files[name], revoked)}))
+    report = offline.verify(rezip({**files, name: ocsp_changed(files[name], status=revoked)}))
     assert not report.intact
     assert report.problems[0] == (
         f"{name}: the OCSP response is not signed by the certificate's CA or a responder it "

@@ -12,12 +12,12 @@ import time_machine
 from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from django.test import override_settings
 from werkzeug.test import Client
 
 from lienthong.exchange.verify_evidence import answer_problem
+from lienthong.testing.pki import ocsp_changed
 from lienthong.trust import revocation, testpki
 from lienthong.trust.models import RevocationAnswer
 
@@ -139,36 +139,6 @@ def test_an_answer_whose_ca_is_not_in_the_archive_is_not_accepted(test_pki, app)
     )
 
 
-def _resigned(der: bytes, key, *, status=None) -> bytes:
-    """The OCSP response with its status changed (when asked) and signed by ``key``."""
-    response = asn1_ocsp.OCSPResponse.load(der)
-    basic = response["response_bytes"]["response"].parsed
-    if status is not None:
-        for single in basic["tbs_response_data"]["responses"]:
-            single["cert_status"] = status
-    tbs = basic["tbs_response_data"].dump(force=True)
-    if isinstance(key, rsa.RSAPrivateKey):
-        signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
-        algorithm = "sha256_rsa"
-    else:
-        signature = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-        algorithm = "sha256_ecdsa"
-    basic = asn1_ocsp.BasicOCSPResponse(
-        {
-            "tbs_response_data": asn1_ocsp.ResponseData.load(tbs),
-            "signature_algorithm": {"algorithm": algorithm},
-            "signature": signature,
-            "certs": basic["certs"],
-        }
-    )
-    return asn1_ocsp.OCSPResponse(
-        {
-            "response_status": "successful",
-            "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
-        }
-    ).dump()
-
-
 def private_key(pki, label):
     return serialization.load_der_private_key(pki.private_key(label).dump(), password=None)
 
@@ -180,28 +150,16 @@ def test_a_tampered_or_foreign_signed_ocsp_answer_is_refused(test_pki, app):
         name="revoked", value={"revocation_time": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)}
     )
     # Its status edited, its signature left as it was.
-    edited = asn1_ocsp.OCSPResponse.load(genuine)
-    for single in edited["response_bytes"]["response"].parsed["tbs_response_data"]["responses"]:
-        single["cert_status"] = revoked
-    edited_der = asn1_ocsp.OCSPResponse(
-        {
-            "response_status": "successful",
-            "response_bytes": {
-                "response_type": "basic_ocsp_response",
-                "response": asn1_ocsp.BasicOCSPResponse.load(
-                    edited["response_bytes"]["response"].parsed.dump(force=True)
-                ),
-            },
-        }
-    ).dump()
+    edited_der = ocsp_changed(genuine, status=revoked)
     assert "not signed" in answer_problem("ocsp", edited_der, certificates)
     # Re-signed by the public CA's own responder: genuine, and judged so.
     responder = private_key(test_pki, "ocsp-public-ca-1")
     assert (
-        answer_problem("ocsp", _resigned(genuine, responder, status=revoked), certificates) is None
+        answer_problem("ocsp", ocsp_changed(genuine, status=revoked, key=responder), certificates)
+        is None
     )
     # Signed by another CA's responder (certified for OCSP, but by the government CA).
     foreign = private_key(test_pki, "ocsp-government-ca")
-    assert "not signed" in answer_problem("ocsp", _resigned(genuine, foreign), certificates)
+    assert "not signed" in answer_problem("ocsp", ocsp_changed(genuine, key=foreign), certificates)
     # Not an OCSP response at all.
     assert "cannot be read" in answer_problem("ocsp", b"\x30\x03\x0a\x01\x00", certificates)
