@@ -338,7 +338,7 @@ class _TestClientHttp:
         return response
 
 
-def in_process(page: str, data: dict, count: int) -> str:
+def in_process(page: str, data: dict, count: int, profile: bool = False) -> str:
     """CPU (time.process_time, robust to a busy machine) and queries per request of
     ``page``, as one client makes it, in this process."""
     from unittest import mock
@@ -356,10 +356,21 @@ def in_process(page: str, data: dict, count: int) -> str:
     # Read now: the next request empties the connection's query log.
     query_count = len(queries)
     failed = 0
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     started = time.process_time()
     for _ in range(count):
         failed += not call()
     cpu = (time.process_time() - started) * 1000 / count
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
     return f"CPU {cpu:5.1f} ms per request, {query_count} queries ({failed} failed)"
 
 
@@ -522,6 +533,9 @@ def main() -> None:
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
                         help="first, N requests of each page in this process (Django's test"
                         " client, no server): CPU and queries per request")  # fmt: skip
+    parser.add_argument("--cprofile", default="", metavar="PAGE",
+                        help="with --in-process: the top functions of this page's requests"
+                        " (cProfile; its CPU figure then includes the profiler)")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true")
     options = parser.parse_args()
 
@@ -580,7 +594,10 @@ def main() -> None:
     if options.in_process:
         print(f"in this process, {options.in_process} requests per page (DEBUG off):")
         for page in pages:
-            print(f"  {page:<8} " + in_process(page, data, options.in_process))
+            print(
+                f"  {page:<8} "
+                + in_process(page, data, options.in_process, page == options.cprofile)
+            )
     connection.close()
     if not pages or options.seconds <= 0:
         finish(options)

@@ -4,16 +4,22 @@ Run:
     LIENTHONG_DATA_DIR=$(mktemp -d) .venv/bin/python bench/exchange.py [--envelopes N] [--single N]
     ... --postgres postgres://postgres@127.0.0.1:5432/postgres   # nodes on PostgreSQL
 
-Two nodes (lienthong.testing.nodes: each its own granian server, delivery
-worker and database) and a TEST PKI served from this process. For each mode:
+Two nodes (lienthong.testing.nodes: each its own granian server, mutual-TLS
+exchange listener (``--plain``: plain HTTP to the public server instead),
+delivery worker and database) and a TEST PKI served from this process. For each
+mode:
 
-- enqueue: node a signs N envelopes of about 1 KB and queues them (outbox),
-  500 per transaction, its worker stopped; the rate is sign + insert;
-- deliver: a's worker started; time until the last one is delivered (accepted
-  and receipted: the receiver verified, stored, logged and signed a receipt;
-  the sender verified the receipt, stored and logged it). The figure is
-  envelopes per second end to end; p50/p99 latency is from claim to receipt
-  per envelope (the round trip of its request);
+- enqueue: node a signs N envelopes of about 1 KB (type ``--type``, spread over
+  ``--dossiers`` correlation ids) and queues them (outbox), 500 per transaction,
+  held back so that its running worker does not take them yet; the rate is
+  sign + insert;
+- deliver: the envelopes released at once and a's worker woken; time until the
+  last one is delivered (accepted and receipted: the receiver verified, stored,
+  logged and signed a receipt; the sender verified the receipt, stored and logged
+  it). The figure is envelopes per second end to end; p50/p99 latency is from
+  claim to receipt per envelope (the round trip of its request); then the CPU time
+  of each process (server, listener, worker of both nodes, this one) per envelope,
+  against the wall time per envelope;
 
 batched (100 per request) and one per request, each once per ``--in-flight`` value
 (requests the worker keeps out at once). The CPU of both idle workers over 10 s
@@ -24,7 +30,7 @@ to the same backend; the overhead is the difference of the percentiles.
 In the same run, references:
 the bare cost of signing and verifying one envelope in this process, and
 requests per second of a trivial POST (a 422 from the same endpoint) on the
-same server stack, one at a time.
+same server stack (mutual TLS to the listener), one at a time.
 """
 
 from __future__ import annotations
@@ -57,17 +63,29 @@ def serve_pki(directory, listener) -> None:
 
 
 def wait_delivered(node, correlation: str, count: int, timeout: float) -> float:
+    """Seconds until none of these envelopes is queued any more; then all must be
+    delivered. The look reads the queue's partial index (the state as a literal), not
+    the sent messages with their tokens: a count over those, five times a second,
+    cost about a tenth of a core during the one-per-request runs."""
     start = time.perf_counter()
     while time.perf_counter() - start < timeout:
-        (done,) = node.query(
-            "SELECT count(*) FROM exchange_outboundmessage"
-            " WHERE correlation_id LIKE ? AND state = 'delivered'",
+        waiting = node.query(
+            "SELECT 1 FROM exchange_outboundmessage"
+            " WHERE state = 'queued' AND correlation_id LIKE ? LIMIT 1",
             (correlation + "%",),
-        )[0]
-        if done >= count:
-            return time.perf_counter() - start
+        )
+        if not waiting:
+            elapsed = time.perf_counter() - start
+            (done,) = node.query(
+                "SELECT count(*) FROM exchange_outboundmessage"
+                " WHERE correlation_id LIKE ? AND state = 'delivered'",
+                (correlation + "%",),
+            )[0]
+            if done != count:
+                raise SystemExit(f"{count - done} of {count} not delivered (refused or dead)")
+            return elapsed
         time.sleep(0.2)
-    raise SystemExit(f"timed out: {done} of {count} delivered")
+    raise SystemExit(f"timed out after {timeout:.0f} s")
 
 
 def latencies(node, correlation: str) -> list[float]:
@@ -90,6 +108,36 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def group_cpu_seconds(pid: int) -> float:
+    """CPU time of every live process in ``pid``'s process group (a server and its workers)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pid:  # field 5 of stat: the process group
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def node_processes(net) -> dict[str, int]:
+    """The process groups whose CPU a delivery phase reports."""
+    groups = {}
+    for name in ("a", "b"):
+        node = net[name]
+        for role, process in (
+            ("server", node.server),
+            ("exchange listener", node.exchange_server),
+            ("worker", node.worker),
+        ):
+            if process is not None and process.poll() is None:
+                groups[f"{name} {role}"] = process.pid
+    return groups
+
+
 def idle_workers(net, seconds: float = 10.0) -> None:
     """CPU the two idle workers use (the figure wake-ups are for)."""
     workers = [net[name].worker.pid for name in ("a", "b")]
@@ -100,7 +148,40 @@ def idle_workers(net, seconds: float = 10.0) -> None:
     print(f"idle workers over {seconds:.0f} s: {shares} of a core")
 
 
-def run_mode(net, label: str, count: int, batch: int, in_flight: int) -> dict:
+def release(node, correlation: str) -> None:
+    """Make the held envelopes due now and wake the node's worker, as queuing them
+    would have (exchange/wake.py: NOTIFY on PostgreSQL, a datagram on SQLite)."""
+    update = (
+        "UPDATE exchange_outboundmessage SET next_attempt_at = {at}"
+        " WHERE correlation_id LIKE {like} AND state = 'queued'"
+    )
+    if node.database_url.startswith("postgres"):
+        import psycopg
+
+        with psycopg.connect(node.database_url, autocommit=True) as db:
+            db.execute(
+                update.format(at="'2000-01-01 00:00:00+00'", like="%s"), (correlation + "%",)
+            )
+            db.execute("SELECT pg_notify('lienthong_exchange', 'o')")
+        return
+    import sqlite3
+
+    with sqlite3.connect(node.database_url.removeprefix("sqlite:///"), timeout=30) as db:
+        db.execute(update.format(at="'2000-01-01 00:00:00'", like="?"), (correlation + "%",))
+    port = int((node.root / "exchange-worker.port").read_text().strip())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"o", ("127.0.0.1", port))
+
+
+def run_mode(
+    net,
+    label: str,
+    count: int,
+    batch: int,
+    in_flight: int,
+    kind: str = "bench.note",
+    dossiers: int = 50,
+) -> dict:
     a = net["a"]
     a.kill_worker()
     a.extra_env = {
@@ -108,28 +189,46 @@ def run_mode(net, label: str, count: int, batch: int, in_flight: int) -> dict:
         "LIENTHONG_EXCHANGE_BATCH_SIZE": str(batch),
         "LIENTHONG_EXCHANGE_IN_FLIGHT": str(in_flight),
     }
+    # The worker runs before the envelopes are queued, so that neither its start-up
+    # (Django and imports: about a second of CPU) nor its first wait counts: the
+    # envelopes are queued held back a day, then released at once (``release``).
+    a.start_worker()
     correlation = f"BENCH-{label}-"
-    # ~1 KB envelopes; 50 dossiers, so order per correlation id does not serialise everything.
+    # ~1 KB envelopes over `dossiers` correlation ids (order is kept per dossier: with
+    # fewer dossiers than a batch holds, every batch holds all of them and the next
+    # waits for it to be settled).
     started = time.perf_counter()
     a.python(
         f"""
+        import datetime as dt
         from django.db import transaction
+        from django.utils import timezone
         from lienthong.exchange import services
+        from lienthong.exchange.models import OutboundMessage
         text = "x" * 700
         for start in range(0, {count}, 500):
             with transaction.atomic():  # a bulk operation: 500 envelopes per commit
                 for n in range(start, min(start + 500, {count})):
-                    services.send(actor="bench", type="dossier.status",
+                    services.send(actor="bench", type="{kind}",
                                   sender="VN:GOV:{MINISTRY}:dossiers",
                                   recipient="VN:GOV:{OFFICE}:dossiers",
-                                  correlation_id="{correlation}" + str(n % 50),
+                                  correlation_id="{correlation}" + str(n % {dossiers}),
                                   payload={{"n": n, "note": text}})
+                OutboundMessage.objects.filter(
+                    correlation_id__startswith="{correlation}", state="queued"
+                ).update(next_attempt_at=timezone.now() + dt.timedelta(days=1))
         """,
         timeout=3600,
     )
     enqueue = time.perf_counter() - started
-    a.start_worker()
+    time.sleep(1)  # the worker has heard the queuing and gone back to its wait
+    groups = node_processes(net)
+    before = {label: group_cpu_seconds(pid) for label, pid in groups.items()}
+    own = time.process_time()
+    release(a, correlation)
     elapsed = wait_delivered(a, correlation, count, timeout=7200)
+    cpu = {label: group_cpu_seconds(pid) - before[label] for label, pid in groups.items()}
+    cpu["benchmark (polling)"] = time.process_time() - own
     lat = latencies(a, correlation)
     return {
         "label": label,
@@ -138,6 +237,8 @@ def run_mode(net, label: str, count: int, batch: int, in_flight: int) -> dict:
         "rate": count / elapsed,
         "p50": statistics.median(lat),
         "p99": lat[max(0, int(len(lat) * 0.99) - 1)],
+        "cpu": cpu,
+        "elapsed": elapsed,
     }
 
 
@@ -175,8 +276,18 @@ def references(net, key_p12, passphrase) -> None:
         f"reference: sign one envelope {figures['sign_ms']:.2f} ms, verify {figures['verify_ms']:.2f} ms"
         f" ({figures['key']}): {1000 / (figures['sign_ms'] + figures['verify_ms']):.0f} sign+verify/s"
     )
-    url = f"{net['b'].url}/api/v1/exchange/envelopes"
-    with httpx.Client() as client:
+    b = net["b"]
+    if b.exchange_server is not None:  # mutual TLS, to the listener the nodes use
+        import ssl
+
+        context = ssl.create_default_context(cafile=str(b.root / "tls" / "trust-list.pem"))
+        context.load_cert_chain(*a.tls_files)  # httpx ignores ``cert`` beside ``verify``
+        url = f"{b.exchange_url}/api/v1/exchange/envelopes"
+        options = {"verify": context}
+        stack = "the nodes' mutual-TLS listener"
+    else:
+        url, options, stack = f"{b.url}/api/v1/exchange/envelopes", {}, "the same server"
+    with httpx.Client(**options) as client:
         for _ in range(50):
             client.post(url, json={})
         rounds = 1000
@@ -184,9 +295,7 @@ def references(net, key_p12, passphrase) -> None:
         for _ in range(rounds):
             client.post(url, json={})
         elapsed = time.perf_counter() - t
-    print(
-        f"reference: trivial POST (422) on the same server, one at a time: {rounds / elapsed:.0f}/s"
-    )
+    print(f"reference: trivial POST (422) on {stack}, one at a time: {rounds / elapsed:.0f}/s")
 
 
 class _Backend(http.server.BaseHTTPRequestHandler):
@@ -285,6 +394,21 @@ def main() -> None:
     parser.add_argument(
         "--debug", action="store_true", help="the nodes in Django's debug mode (as before 12-05)"
     )
+    parser.add_argument(
+        "--dossiers", type=int, default=50, help="correlation ids the envelopes spread over"
+    )
+    parser.add_argument(
+        "--type",
+        default="bench.note",
+        help="the envelopes' type; with a type the receiving node's apps act on "
+        "(dossier.status) its worker applies each one as well, and reports it",
+    )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="plain HTTP to the nodes' public servers (as the earlier runs) instead of mutual TLS "
+        "to their exchange listeners (`serve --exchange`), as in production",
+    )
     options = parser.parse_args()
     if options.postgres:
         os.environ["DATABASE_URL"] = options.postgres
@@ -314,15 +438,20 @@ def main() -> None:
     serve_pki(pki.directory, listener)
     sender_key = "rsa2048" if options.rsa_sender else "p256"
     specs = [NodeSpec("a", [MINISTRY], key=sender_key), NodeSpec("b", [OFFICE])]
-    rights = [(OFFICE, "dossier.*", MINISTRY)]
+    rights = [(OFFICE, "dossier.*", MINISTRY), (OFFICE, "bench.*", MINISTRY)]
     database = "PostgreSQL" if options.postgres else "SQLite"
     mode = ", debug mode" if options.debug else ""
-    print(f"two nodes on {database}{mode}; Python {sys.version.split()[0]}; {os.cpu_count()} cores")
+    print(
+        f"two nodes on {database}{mode}; Python {sys.version.split()[0]}; {os.cpu_count()} cores;"
+        f" envelopes of type {options.type} over {options.dossiers} dossiers"
+    )
     # The nodes as in production: Django's debug mode formats and keeps every SQL
     # statement (on SQLite quoting its parameters with an extra query), which cost
     # the runs before 2026-12-05 about a sixth of the receiver's CPU.
     env = {"LIENTHONG_DEBUG": "1" if options.debug else "0"}
-    with NodeNetwork(pki, specs, root / "nodes", rights, env=env) as net:
+    tls = not options.plain
+    print("transport: " + ("mutual TLS to the exchange listeners" if tls else "plain HTTP"))
+    with NodeNetwork(pki, specs, root / "nodes", rights, env=env, tls=tls) as net:
         references(net, None, None)
         idle_workers(net)
         if options.queries > 0:
@@ -334,13 +463,30 @@ def main() -> None:
             if count <= 0:
                 continue
             for in_flight in [int(n) for n in options.in_flight.split(",")]:
-                figures = run_mode(net, f"{label}-{in_flight}", count, batch, in_flight)
+                figures = run_mode(
+                    net,
+                    f"{label}-{in_flight}",
+                    count,
+                    batch,
+                    in_flight,
+                    options.type,
+                    options.dossiers,
+                )
                 print(
                     f"{label:<8} {count:>7} envelopes, {in_flight} in flight: enqueue "
                     f"{figures['enqueue_rate']:7.0f}/s, "
                     f"delivered end to end {figures['rate']:7.0f}/s, "
                     f"claim-to-receipt p50 {figures['p50'] * 1000:7.1f} ms "
                     f"p99 {figures['p99'] * 1000:7.1f} ms"
+                )
+                # Where the time went: CPU of each process group per envelope, against
+                # the wall time per envelope (two cores: at most twice the wall time).
+                spent = figures["cpu"]
+                wall = figures["elapsed"] / count * 1000
+                parts = ", ".join(f"{k} {v / count * 1000:.2f}" for k, v in spent.items())
+                print(
+                    f"         CPU ms per envelope: {parts}; all {sum(spent.values()) / count * 1000:.2f}"
+                    f" over {wall:.2f} ms of wall time"
                 )
 
 

@@ -66,6 +66,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
+from django.db.models import Value
 from django.utils import timezone
 
 from lienthong.audit import services as audit
@@ -89,6 +90,7 @@ from lienthong.dossiers.models import (
 from lienthong.exchange import attachments as exchange_files
 from lienthong.exchange import envelope as envelopes
 from lienthong.exchange import services as exchange
+from lienthong.exchange.inserts import any_row
 from lienthong.exchange.models import InboundMessage
 
 SUBSYSTEM = "dossiers"
@@ -362,9 +364,11 @@ def apply(message: InboundMessage) -> AppliedEnvelope:
     dossier) is recorded with that outcome rather than retried forever.
     """
     with transaction.atomic():
-        # Serialises two workers applying the same envelope (a no-op lock on SQLite,
-        # whose IMMEDIATE transactions already run one at a time).
-        InboundMessage.objects.select_for_update().get(pk=message.pk)
+        # Marked applied with the outcome (``apply_pending`` looks for the unmarked
+        # ones). The row's lock also serialises two workers applying the same envelope
+        # (SQLite's IMMEDIATE transactions already run one at a time).
+        if not InboundMessage.objects.filter(pk=message.pk).update(applied=True):
+            raise InboundMessage.DoesNotExist(message.pk)
         done = AppliedEnvelope.objects.filter(envelope_id=message.envelope_id).first()
         if done is not None:
             return done
@@ -396,11 +400,13 @@ def apply(message: InboundMessage) -> AppliedEnvelope:
 
 def apply_pending(limit: int = 100) -> list[AppliedEnvelope]:
     """Apply the received dossier envelopes not applied yet, in the order received."""
-    pending = (
-        InboundMessage.objects.filter(type__in=TYPES)
-        .exclude(envelope_id__in=AppliedEnvelope.objects.values("envelope_id"))
-        .order_by("pk")[:limit]
-    )
+    # The worker asks after every arrival, of any type: a plain look first.
+    marks = ", ".join(["%s"] * len(TYPES))
+    if not any_row(InboundMessage, f"applied = %s AND type IN ({marks})", [False, *TYPES]):
+        return []
+    # ``= false`` rather than the ORM's ``NOT applied``, which no index serves.
+    pending = InboundMessage.objects.filter(type__in=TYPES, applied=Value(False))
+    pending = pending.order_by("pk")[:limit]
     return [apply(message) for message in pending]
 
 

@@ -123,6 +123,11 @@ class OutboundMessage(models.Model):
         ordering = ["pk"]
         indexes = [
             models.Index(fields=["state", "next_attempt_at"], name="exchange_out_due"),
+            # The queue in order (delivery.claim): only the queued rows, by id, so that
+            # a claim reads the oldest few instead of every queued row and sorting them.
+            models.Index(
+                fields=["id"], condition=models.Q(state="queued"), name="exchange_out_queued"
+            ),
             # Which messages of a dossier wait before another (delivery.claim).
             models.Index(
                 fields=["correlation_id", "recipient", "state", "next_attempt_at"],
@@ -157,11 +162,19 @@ class InboundMessage(models.Model):
     acknowledged_at = models.DateTimeField(
         _("acknowledged by the recipient system"), null=True, blank=True
     )
+    # Applied by this node's own apps (settings.EXCHANGE_INBOUND_CONSUMERS): a consumer
+    # sets it in the transaction that applies the envelope, and looks for the rows of
+    # its types still unset, through the index below, instead of comparing every
+    # received row with what it applied (a cost that grew with the inbox).
+    applied = models.BooleanField(_("applied on this node"), default=False, editable=False)
 
     class Meta:
         verbose_name = _("received message")
         verbose_name_plural = _("received messages")
         ordering = ["pk"]
+        indexes = [
+            models.Index(fields=["applied", "type", "id"], name="exchange_in_to_apply"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.envelope_id} ← {self.sender}"

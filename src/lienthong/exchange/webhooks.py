@@ -48,6 +48,7 @@ from lienthong.audit import services as audit
 from lienthong.audit.models import AuditRecord
 from lienthong.exchange import facts
 from lienthong.exchange.envelope import format_time
+from lienthong.exchange.inserts import any_row
 from lienthong.exchange.models import InboundMessage, SystemClient, WebhookDelivery
 
 logger = structlog.get_logger(__name__)
@@ -166,17 +167,15 @@ def claim(limit: int) -> list[WebhookDelivery]:
     """Due deliveries, oldest first, leased like the outbox (delivery.claim); none
     behind an earlier one of the same system that waits for a later attempt."""
     now = timezone.now()
-    waiting_before = WebhookDelivery.objects.filter(
-        state=WebhookDelivery.State.QUEUED,
-        system=OuterRef("system"),
-        next_attempt_at__gt=now,
-        pk__lt=OuterRef("pk"),
-    )
-    due_now = WebhookDelivery.objects.filter(
-        state=WebhookDelivery.State.QUEUED, next_attempt_at__lte=now
-    )
-    if not due_now.exists():  # no write lock while idle (delivery.claim)
+    queued = WebhookDelivery.State.QUEUED
+    # No write lock while idle (delivery.claim), and no queryset built for the look.
+    at = connection.ops.adapt_datetimefield_value(now)
+    if not any_row(WebhookDelivery, "state = %s AND next_attempt_at <= %s", [queued, at]):
         return []
+    waiting_before = WebhookDelivery.objects.filter(
+        state=queued, system=OuterRef("system"), next_attempt_at__gt=now, pk__lt=OuterRef("pk")
+    )
+    due_now = WebhookDelivery.objects.filter(state=queued, next_attempt_at__lte=now)
     with transaction.atomic():
         due = due_now.exclude(Exists(waiting_before))
         if connection.features.has_select_for_update_skip_locked:

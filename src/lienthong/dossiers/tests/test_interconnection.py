@@ -284,6 +284,30 @@ def test_a_status_for_an_unknown_dossier_is_recorded_not_retried(node):
     assert interconnection.apply_pending() == []
 
 
+def test_applied_envelopes_are_marked_and_not_looked_at_again(node):
+    """``apply_pending`` looks for the unmarked messages only; one applied before the
+    mark existed (as the migration leaves none, by hand) is marked, not applied again."""
+    from lienthong.exchange import services as exchange
+
+    exchange.send(
+        actor="test",
+        type="dossier.status",
+        sender=f"VN:GOV:{OFFICE}:dossiers",
+        recipient=f"VN:GOV:{MINISTRY}:dossiers",
+        correlation_id="000.00.00.G12-261201-9998",
+        payload={"origin_code": "000.00.00.G12-261201-9998", "code": "x", "step": 2, "status": 4},
+    )
+    [applied] = carry(node)
+    message = InboundMessage.objects.get(envelope_id=applied.envelope_id)
+    assert message.applied
+    InboundMessage.objects.filter(pk=message.pk).update(applied=False)
+
+    assert [a.pk for a in interconnection.apply_pending()] == [applied.pk]
+    assert InboundMessage.objects.get(pk=message.pk).applied
+    assert interconnection.apply_pending() == []
+    assert AppliedEnvelope.objects.filter(envelope_id=message.envelope_id).count() == 1
+
+
 def test_the_worker_command_applies_what_arrived(node):
     import io
 

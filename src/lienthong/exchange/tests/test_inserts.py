@@ -77,3 +77,18 @@ def test_an_instance_with_a_key_goes_to_bulk_create():
     (stored,) = inserts.insert([row])
     assert LogRecord.objects.get(pk=70).sequence == 7
     assert stored.pk == 70
+
+
+def test_any_row_answers_as_the_orm_would():
+    for sequence in (1, 2):
+        record(sequence).save()
+    for where, params, orm in (
+        ("sequence = %s", [2], LogRecord.objects.filter(sequence=2)),
+        ("sequence > %s", [2], LogRecord.objects.filter(sequence__gt=2)),
+        (
+            "correlation_id = %s AND recorded_at <= %s",
+            ["HS-1", connection.ops.adapt_datetimefield_value(MOMENT)],
+            LogRecord.objects.filter(correlation_id="HS-1", recorded_at__lte=MOMENT),
+        ),
+    ):
+        assert inserts.any_row(LogRecord, where, params) is orm.exists()

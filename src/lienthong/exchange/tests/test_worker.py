@@ -27,9 +27,9 @@ class Inline(Executor):
         return future
 
 
-def test_a_dossier_has_one_request_in_flight_and_keeps_its_order(node):
-    sent = [send(correlation=c) for c in ("A", "A", "B", "C", "A")]
-    pipeline = delivery.Pipeline(node.http, Inline(), in_flight=4, limit=1)
+@pytest.fixture
+def claims(monkeypatch):
+    """The dossiers of each claim the pipeline makes, in order."""
     held = []
     real_claim = delivery.claim
 
@@ -38,11 +38,15 @@ def test_a_dossier_has_one_request_in_flight_and_keeps_its_order(node):
         held.append([m.correlation_id for m in claimed])
         return claimed
 
-    delivery.claim = claim
-    try:
-        steps = [pipeline.step() for _ in range(6)]
-    finally:
-        delivery.claim = real_claim
+    monkeypatch.setattr(delivery, "claim", claim)
+    return held
+
+
+def test_a_dossier_has_one_request_in_flight_and_keeps_its_order(node, claims):
+    sent = [send(correlation=c) for c in ("A", "A", "B", "C", "A")]
+    pipeline = delivery.Pipeline(node.http, Inline(), in_flight=4, limit=1)
+    held = claims
+    steps = [pipeline.step() for _ in range(6)]
 
     # First fill: A, B, C out together; A's second waits for its first to settle (its
     # lease holds the dossier), though a fourth request could go.
@@ -156,3 +160,23 @@ def test_next_due_is_the_earliest_later_attempt(node):
         next_attempt_at=message.created_at + dt.timedelta(hours=1)
     )
     assert 3000 < delivery.next_due_in() <= 3600
+
+
+def test_a_short_claim_is_not_repeated_until_a_settlement_or_a_wake_up(node, claims):
+    """With every busy dossier out, a claim finds nothing but reads the whole queue:
+    the pipeline does not claim again until something changes."""
+
+    class Held(Executor):  # requests that stay out
+        def submit(self, fn, /, *args, **kwargs):
+            return Future()
+
+    pipeline = delivery.Pipeline(node.http, Held(), in_flight=4, limit=10)
+    send(correlation="A")
+    pipeline._fill(delivery.RoundResult(), look_first=False)
+    assert claims == [["A"]] and pipeline.exhausted
+    send(correlation="B")
+    pipeline._fill(delivery.RoundResult(), look_first=False)
+    assert claims == [["A"]]  # not claimed again: nothing said there was more
+    pipeline.more()  # what a wake-up does
+    pipeline._fill(delivery.RoundResult(), look_first=False)
+    assert claims == [["A"], ["B"]]
