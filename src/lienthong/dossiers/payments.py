@@ -333,6 +333,18 @@ def backend(name: str | None = None) -> PaymentBackend:
     return found
 
 
+def asked_now(dossier: Dossier, payment: Payment) -> bool:
+    """Whether the agency holding ``dossier`` still waits for this unpaid fee: here,
+    while the dossier is in status 6; a routed dossier's, while its holder's last
+    report is 6 (a holder that went on -- paid at its own desk, say -- no longer asks
+    it, though the fee stays on record here)."""
+    if payment.paid_at is not None:
+        return False
+    if workflow.held_elsewhere(dossier):
+        return bool(payment.remote_request) and dossier.remote_status == Status.PAYMENT_REQUESTED
+    return dossier.status == Status.PAYMENT_REQUESTED
+
+
 def payable(actor: Any, dossier: Dossier) -> Payment | None:
     """The fee ``actor`` may pay now on ``dossier``, else None: its applicant's, while
     the agency holding it waits for the payment (here: status 6; a routed dossier:
@@ -344,7 +356,7 @@ def payable(actor: Any, dossier: Dossier) -> Payment | None:
             and dossier.remote_status == Status.PAYMENT_REQUESTED
         ):
             payment = dossier.payment_due
-            return payment if payment is not None and payment.remote_request else None
+            return payment if payment is not None and asked_now(dossier, payment) else None
         return None
     if dossier.status != Status.PAYMENT_REQUESTED:
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django import template
 
-from lienthong.dossiers import workflow
+from lienthong.dossiers import payments, workflow
 from lienthong.portal import selectors
 
 register = template.Library()
@@ -29,3 +29,9 @@ def shown_status_text(dossier) -> str:
 @register.filter
 def held_elsewhere(dossier) -> bool:
     return workflow.held_elsewhere(dossier)
+
+
+@register.filter
+def fee_asked(dossier, payment) -> bool:
+    """The unpaid ``payment`` is still asked (``payments.asked_now``)."""
+    return payments.asked_now(dossier, payment)

@@ -81,3 +81,34 @@ def test_nobody_else_pays_and_nothing_is_paid_twice(signed_in, client, waiting, 
     again = client.post(f"/dossiers/{waiting.code}/payment/")
     assert again.status_code == 409  # nothing is awaited any more
     assert Payment.objects.filter(paid_at__isnull=False).count() == 1
+
+
+def test_a_routed_dossiers_fee_is_offered_while_its_holder_asks_it(signed_in, mai, procedure, xanh):
+    """A fee the holder on another node asked is paid here while the holder's last
+    report is "payment requested"; once it went on (paid at its own desk, say), the
+    page no longer asks for it."""
+    from lienthong.directory.models import Agency
+    from lienthong.dossiers.models import Dossier
+
+    holder = Agency.objects.create(identifier="000.00.07.H99", name="Nơi giữ hồ sơ (thử)")
+    dossier = submitted(mai, procedure, xanh)
+    Dossier.objects.filter(pk=dossier.pk).update(
+        current_agency=holder, remote_agency=holder, remote_status=Status.PAYMENT_REQUESTED
+    )
+    Payment.objects.create(
+        dossier=dossier, amount=30_000, reason="Lệ phí", requested_at=dossier.submitted_at,
+        remote_request=f"{holder.identifier}/X-1/7",
+    )  # fmt: skip
+    client = signed_in(MAI_ID)
+    client.cookies["lienthong_language"] = "en"
+    page = client.get(f"/dossiers/{dossier.code}/").content.decode()
+    assert "The agency asks you to pay 30" in page
+    assert f'action="/dossiers/{dossier.code}/payment/"' in page
+
+    Dossier.objects.filter(pk=dossier.pk).update(remote_status=Status.PROCESSING)
+    page = client.get(f"/dossiers/{dossier.code}/").content.decode()
+    assert f'action="/dossiers/{dossier.code}/payment/"' not in page
+    assert "The agency asks you to pay" not in page
+    assert "no longer asks it here" in page
+    assert client.post(f"/dossiers/{dossier.code}/payment/").status_code == 409
+    assert Payment.objects.get(dossier=dossier).backend == ""  # nothing started
