@@ -138,6 +138,33 @@ def node_processes(net) -> dict[str, int]:
     return groups
 
 
+def postgres_backends(net) -> list[int]:
+    """The PostgreSQL server processes serving the nodes' databases now (their CPU is
+    the database's share; connections the nodes open later are not among them)."""
+    a = net["a"]
+    if not a.database_url.startswith("postgres"):
+        return []
+    import psycopg
+
+    names = [net[name].database_url.rsplit("/", 1)[1] for name in ("a", "b")]
+    with psycopg.connect(a.database_url) as db:
+        rows = db.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) AND pid <> pg_backend_pid()",
+            (names,),
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def backends_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except OSError:  # the connection was closed since
+            continue
+    return total
+
+
 def idle_workers(net, seconds: float = 10.0) -> None:
     """CPU the two idle workers use (the figure wake-ups are for)."""
     workers = [net[name].worker.pid for name in ("a", "b")]
@@ -223,11 +250,15 @@ def run_mode(
     enqueue = time.perf_counter() - started
     time.sleep(1)  # the worker has heard the queuing and gone back to its wait
     groups = node_processes(net)
+    backends = postgres_backends(net)
     before = {label: group_cpu_seconds(pid) for label, pid in groups.items()}
+    database_before = backends_cpu(backends)
     own = time.process_time()
     release(a, correlation)
     elapsed = wait_delivered(a, correlation, count, timeout=7200)
     cpu = {label: group_cpu_seconds(pid) - before[label] for label, pid in groups.items()}
+    if backends:
+        cpu["PostgreSQL"] = backends_cpu(backends) - database_before
     cpu["benchmark (polling)"] = time.process_time() - own
     lat = latencies(a, correlation)
     return {

@@ -136,8 +136,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: shared by every process of the node -----------------------------
-# Rate limits (django-ratelimit) count in it, so it must be shared between the
-# worker processes and nodes' processes: Redis when LIENTHONG_CACHE_URL names
+# What it holds must be shared between the worker processes and nodes' processes: Redis when LIENTHONG_CACHE_URL names
 # one (redis:// or rediss://, needs the "redis" extra), else a table in the
 # database ("lienthong_cache", made by `lienthong migrate`). locmem:// keeps a
 # cache per process: for a single-process tool only.
@@ -255,7 +254,8 @@ TRUST_VALIDATION_TIMEOUT = env_int("LIENTHONG_VALIDATION_TIMEOUT", 30)
 TRUST_VALIDATION_MEMORY_BYTES = env_int("LIENTHONG_VALIDATION_MEMORY_MB", 1024) * 1024 * 1024
 TRUST_MAX_DOCUMENT_BYTES = env_int("LIENTHONG_MAX_DOCUMENT_MB", 20) * 1024 * 1024
 TRUST_REPORT_RETENTION_DAYS = env_int("LIENTHONG_REPORT_RETENTION_DAYS", 30)
-# Public validation page: uploads per client address (django-ratelimit syntax).
+# Public validation page and API: uploads per client address ("N/s", "N/m", "N/10m",
+# "N/h"; counted by identity.throttle.rate_exceeded).
 TRUST_VALIDATION_RATE = env_str("LIENTHONG_VALIDATION_RATE", "30/10m")
 # Anonymous dossier look-ups (code + phone or ID number) per client address.
 PORTAL_LOOKUP_RATE = env_str("LIENTHONG_PORTAL_LOOKUP_RATE", "10/10m")

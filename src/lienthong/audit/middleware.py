@@ -26,8 +26,9 @@ def client_address(request) -> str | None:
     return remote
 
 
-def client_key(group: str, request) -> str:
-    """django-ratelimit key: the client address as the audit trail sees it."""
+def client_key(request) -> str:
+    """A rate limit's subject (identity.throttle.rate_exceeded): the client address as
+    the audit trail sees it."""
     return client_address(request) or "unknown"
 
 

@@ -636,7 +636,7 @@ def _lookup_limited(request: HttpRequest) -> bool:
     """Every POST counts against PORTAL_LOOKUP_RATE per client address (guessing codes
     and phone numbers); one upsert in the shared counters (identity/throttle.py)."""
     return request.method == "POST" and throttle.rate_exceeded(
-        "lookup", client_key("lookup", request), settings.PORTAL_LOOKUP_RATE
+        "lookup", client_key(request), settings.PORTAL_LOOKUP_RATE
     )
 
 

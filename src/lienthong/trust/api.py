@@ -7,14 +7,13 @@ import uuid
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
-from django_ratelimit.core import is_ratelimited
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
 
-from lienthong.audit.middleware import client_key
 from lienthong.errors import ApiError, ErrorOut, not_found
 from lienthong.trust import services
 from lienthong.trust.models import ValidationRecord
+from lienthong.trust.views import rate_limited
 
 router = Router(tags=["signatures"])
 
@@ -121,13 +120,7 @@ def validate(
     document: File[UploadedFile],
     signed_data: UploadedFile = File(None),  # noqa: B008  (django-ninja's way to declare an optional file)
 ):
-    if is_ratelimited(
-        request,
-        group="trust-validate",
-        key=client_key,
-        rate=settings.TRUST_VALIDATION_RATE,
-        increment=True,
-    ):
+    if rate_limited(request):
         raise ApiError(
             status=429,
             code="rate_limited",

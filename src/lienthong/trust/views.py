@@ -11,24 +11,27 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods
-from django_ratelimit.decorators import ratelimit
 
 from lienthong.audit.middleware import client_key
+from lienthong.identity.throttle import rate_exceeded
 from lienthong.trust import services as trust_services
 from lienthong.trust.forms import ValidationForm
 from lienthong.trust.models import ValidationRecord
 from lienthong.trust.validation.render import presentation, report_pdf
 
+# Uploads per client address, the page and the API counted together.
+RATE_NAME = "trust-validate"
+
+
+def rate_limited(request: HttpRequest) -> bool:
+    """Counts one validation of this client address; whether it goes beyond
+    TRUST_VALIDATION_RATE (one upsert in the node's shared counters)."""
+    return rate_exceeded(RATE_NAME, client_key(request), settings.TRUST_VALIDATION_RATE)
+
 
 @require_http_methods(["GET", "POST"])
-@ratelimit(
-    key=client_key,
-    rate=lambda group, request: settings.TRUST_VALIDATION_RATE,
-    method="POST",
-    block=False,
-)
 def validate(request: HttpRequest) -> HttpResponse:
-    if getattr(request, "limited", False):
+    if request.method == "POST" and rate_limited(request):
         response = render(
             request, "trust/validate.html", {"form": ValidationForm(), "limited": True}
         )

@@ -109,9 +109,6 @@ def test_the_api_refuses_an_oversized_file_with_413(client, settings):
 
 def test_the_public_page_is_rate_limited_per_address(client, settings, signed):
     settings.TRUST_VALIDATION_RATE = "2/m"
-    from django.core.cache import cache
-
-    cache.clear()
     codes = [
         client.post(
             "/trust/validate/", {"document": SimpleUploadedFile("x.pdf", b"%PDF-1.7")}
