@@ -176,8 +176,7 @@ def idle_workers(net, seconds: float = 10.0) -> None:
 
 
 def release(node, correlation: str) -> None:
-    """Make the held envelopes due now and wake the node's worker, as queuing them
-    would have (exchange/wake.py: NOTIFY on PostgreSQL, a datagram on SQLite)."""
+    """Make the held envelopes due now (the worker is woken after: ``wake``)."""
     update = (
         "UPDATE exchange_outboundmessage SET next_attempt_at = {at}"
         " WHERE correlation_id LIKE {like} AND state = 'queued'"
@@ -189,12 +188,22 @@ def release(node, correlation: str) -> None:
             db.execute(
                 update.format(at="'2000-01-01 00:00:00+00'", like="%s"), (correlation + "%",)
             )
-            db.execute("SELECT pg_notify('lienthong_exchange', 'o')")
         return
     import sqlite3
 
     with sqlite3.connect(node.database_url.removeprefix("sqlite:///"), timeout=30) as db:
         db.execute(update.format(at="'2000-01-01 00:00:00'", like="?"), (correlation + "%",))
+
+
+def wake(node) -> None:
+    """Wake the node's worker as queuing would have (exchange/wake.py: NOTIFY on
+    PostgreSQL, a datagram to its port on SQLite)."""
+    if node.database_url.startswith("postgres"):
+        import psycopg
+
+        with psycopg.connect(node.database_url, autocommit=True) as db:
+            db.execute("SELECT pg_notify('lienthong_exchange', 'o')")
+        return
     port = int((node.root / "exchange-worker.port").read_text().strip())
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(b"o", ("127.0.0.1", port))
@@ -235,26 +244,31 @@ def run_mode(
         text = "x" * 700
         for start in range(0, {count}, 500):
             with transaction.atomic():  # a bulk operation: 500 envelopes per commit
-                for n in range(start, min(start + 500, {count})):
+                queued = [
                     services.send(actor="bench", type="{kind}",
                                   sender="VN:GOV:{MINISTRY}:dossiers",
                                   recipient="VN:GOV:{OFFICE}:dossiers",
                                   correlation_id="{correlation}" + str(n % {dossiers}),
-                                  payload={{"n": n, "note": text}})
-                OutboundMessage.objects.filter(
-                    correlation_id__startswith="{correlation}", state="queued"
-                ).update(next_attempt_at=timezone.now() + dt.timedelta(days=1))
+                                  payload={{"n": n, "note": text}}).pk
+                    for n in range(start, min(start + 500, {count}))
+                ]
+                OutboundMessage.objects.filter(pk__in=queued).update(
+                    next_attempt_at=timezone.now() + dt.timedelta(days=1)
+                )
         """,
         timeout=3600,
     )
     enqueue = time.perf_counter() - started
     time.sleep(1)  # the worker has heard the queuing and gone back to its wait
+    # Released before the clock starts: rewriting 100,000 rows is the benchmark's
+    # own set-up (the worker, not woken, waits up to its fallback meanwhile).
+    release(a, correlation)
     groups = node_processes(net)
     backends = postgres_backends(net)
     before = {label: group_cpu_seconds(pid) for label, pid in groups.items()}
     database_before = backends_cpu(backends)
     own = time.process_time()
-    release(a, correlation)
+    wake(a)
     elapsed = wait_delivered(a, correlation, count, timeout=7200)
     cpu = {label: group_cpu_seconds(pid) - before[label] for label, pid in groups.items()}
     if backends:
