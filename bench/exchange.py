@@ -102,10 +102,19 @@ def latencies(node, correlation: str) -> list[float]:
     return sorted(rows)
 
 
+def _stat(pid: int | str) -> list[str]:
+    """A process's /proc stat fields after its name: [0] is field 3 of stat(5)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu(fields: list[str]) -> float:
+    """User + system CPU time of the process whose stat fields these are."""
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _cpu(_stat(pid))
 
 
 def group_cpu_seconds(pid: int) -> float:
@@ -115,11 +124,11 @@ def group_cpu_seconds(pid: int) -> float:
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(entry.name)
         except OSError:
             continue
         if int(fields[2]) == pid:  # field 5 of stat: the process group
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += _cpu(fields)
     return total
 
 

@@ -268,7 +268,9 @@ def test_each_agency_sees_its_own_step_and_the_citizen_her_dossier(node):
     assert list(selectors.my_dossiers(node.mai)) == [origin]
 
 
-def test_a_status_for_an_unknown_dossier_is_recorded_not_retried(node):
+def status_for_unknown_dossier(node, code: str) -> AppliedEnvelope:
+    """A step's status reported for a dossier this node does not hold, carried and
+    applied; its outcome."""
     from lienthong.exchange import services as exchange
 
     exchange.send(
@@ -276,10 +278,15 @@ def test_a_status_for_an_unknown_dossier_is_recorded_not_retried(node):
         type="dossier.status",
         sender=f"VN:GOV:{OFFICE}:dossiers",
         recipient=f"VN:GOV:{MINISTRY}:dossiers",
-        correlation_id="000.00.00.G12-261201-9999",
-        payload={"origin_code": "000.00.00.G12-261201-9999", "code": "x", "step": 2, "status": 4},
+        correlation_id=code,
+        payload={"origin_code": code, "code": "x", "step": 2, "status": 4},
     )
     [applied] = carry(node)
+    return applied
+
+
+def test_a_status_for_an_unknown_dossier_is_recorded_not_retried(node):
+    applied = status_for_unknown_dossier(node, "000.00.00.G12-261201-9999")
     assert applied.outcome == "unknown_dossier"
     assert interconnection.apply_pending() == []
 
@@ -287,17 +294,7 @@ def test_a_status_for_an_unknown_dossier_is_recorded_not_retried(node):
 def test_applied_envelopes_are_marked_and_not_looked_at_again(node):
     """``apply_pending`` looks for the unmarked messages only; one applied before the
     mark existed (as the migration leaves none, by hand) is marked, not applied again."""
-    from lienthong.exchange import services as exchange
-
-    exchange.send(
-        actor="test",
-        type="dossier.status",
-        sender=f"VN:GOV:{OFFICE}:dossiers",
-        recipient=f"VN:GOV:{MINISTRY}:dossiers",
-        correlation_id="000.00.00.G12-261201-9998",
-        payload={"origin_code": "000.00.00.G12-261201-9998", "code": "x", "step": 2, "status": 4},
-    )
-    [applied] = carry(node)
+    applied = status_for_unknown_dossier(node, "000.00.00.G12-261201-9998")
     message = InboundMessage.objects.get(envelope_id=applied.envelope_id)
     assert message.applied
     InboundMessage.objects.filter(pk=message.pk).update(applied=False)
