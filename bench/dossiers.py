@@ -302,6 +302,10 @@ class Client:
             data=form,
             files={document: ("to-khai.pdf", pdf, "application/pdf")},
         )
+        # A browser follows the redirect to the dossier's page, which shows (and so
+        # consumes) the "submitted" message: without this the message cookie would
+        # grow with every submission until it spilled into the session.
+        self.http.cookies.delete("messages")
         if answer.status_code != 302 and not getattr(self, "_told", False):
             self._told = True
             print(f"  submit answered {answer.status_code}: {answer.text[:2000]}")
@@ -320,6 +324,9 @@ class _TestClientHttp:
 
     def set(self, name: str, value: str) -> None:
         self.client.cookies[name] = value
+
+    def delete(self, name: str) -> None:
+        self.client.cookies.pop(name, None)
 
     def get(self, path: str, params: dict | None = None):
         return self._text(self.client.get(path, params or {}))
@@ -355,6 +362,9 @@ def in_process(page: str, data: dict, count: int, profile: bool = False) -> str:
         call()
     # Read now: the next request empties the connection's query log.
     query_count = len(queries)
+    if os.environ.get("BENCH_SQL") == page:
+        for query in queries.captured_queries:
+            print("   ", query["time"], query["sql"][:300])
     failed = 0
     profiler = None
     if profile:
@@ -370,7 +380,11 @@ def in_process(page: str, data: dict, count: int, profile: bool = False) -> str:
         import pstats
 
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(45)
+        stats.sort_stats("tottime").print_stats(30)
+        if os.environ.get("BENCH_CALLERS"):
+            stats.print_callers(os.environ["BENCH_CALLERS"])
     return f"CPU {cpu:5.1f} ms per request, {query_count} queries ({failed} failed)"
 
 

@@ -412,3 +412,25 @@ class Holiday(models.Model):
     @property
     def localized_name(self) -> str:
         return _localized(self, "name")
+
+
+class CatalogRevision(models.Model):
+    """One row whose ``value`` changes, through database triggers, with every write to
+    a procedure or its field, form fields, documents and fees — whatever wrote it (the
+    admin, the catalogue's import, an ``update()``, SQL by hand). A process keeps the
+    procedures it read (``selectors.procedure_by_code``) while the value it read them
+    under stays the same.
+
+    The triggers set a random value, not the next number: a write rolled back leaves
+    no number that a later write could take again. ``value`` is NULL where the
+    database has no triggers (``migrations/0002``): nothing is then kept."""
+
+    value = models.BigIntegerField(null=True)
+
+    class Meta:
+        db_table = "catalog_revision"
+        verbose_name = _("catalogue revision")
+        verbose_name_plural = _("catalogue revision")
+
+    def __str__(self) -> str:
+        return str(self.value)

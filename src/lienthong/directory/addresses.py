@@ -41,12 +41,23 @@ class Address:
                 )
             ]
         units = AdministrativeUnit.objects.valid_on(on)
-        province = units.filter(level=UnitLevel.PROVINCE, code=self.province_code).first()
         commune = (
             units.filter(level=UnitLevel.COMMUNE, code=self.commune_code)
             .select_related("parent")
             .first()
         )
+        # The commune's own province, in force that day, is the province given: one
+        # query. Otherwise the province is looked up for the error it deserves.
+        parent = commune.parent if commune is not None else None
+        if (
+            parent is not None
+            and parent.level == UnitLevel.PROVINCE
+            and parent.code == self.province_code
+            and parent.in_force_on(on)
+        ):
+            province = parent
+        else:
+            province = units.filter(level=UnitLevel.PROVINCE, code=self.province_code).first()
         if province is None:
             errors["province_code"] = [
                 ValidationError(_("Unknown province."), code="unknown_province")

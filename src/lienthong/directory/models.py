@@ -116,8 +116,11 @@ class AdministrativeUnit(models.Model):
 
     @property
     def is_current(self) -> bool:
-        today = timezone.localdate()
-        return self.valid_from <= today and (self.valid_to is None or self.valid_to >= today)
+        return self.in_force_on(timezone.localdate())
+
+    def in_force_on(self, day: dt.date) -> bool:
+        """As ``UnitQuerySet.valid_on`` tells it in SQL."""
+        return self.valid_from <= day and (self.valid_to is None or self.valid_to >= day)
 
 
 class Node(models.Model):

@@ -37,11 +37,17 @@ class KeepingProvinceSelect(ProvinceSelect):
     template_name = "portal/widgets/province_select.html"
 
 
+# The session's list of the forms (``form_key``) that kept files; an abandoned form's
+# entry goes when the form is opened anew, and the list keeps the latest few.
+KEPT_FORMS = "portal_kept_forms"
+KEPT_FORMS_AT_MOST = 20
+
+
 class SubmissionForm(DossierForm):
     """The citizen's dossier form, keeping the files already chosen when the page
     comes back (the address picker without JavaScript, an error).
 
-    Bound to a POST with ``session_key`` and ``form_key``, it offers every file an
+    Bound to a POST with the ``session`` and ``form_key``, it offers every file an
     earlier page of this form kept (staged): such an input is no longer required,
     says which file is attached (name, size) and takes another file only to
     replace it. A submission that goes through uses the files chosen now and the
@@ -51,26 +57,40 @@ class SubmissionForm(DossierForm):
     them). A file refused when kept is an error on its input and must be chosen
     again."""
 
-    def __init__(
-        self, *args: Any, session_key: str = "", form_key: str = "", **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, session: Any = None, form_key: str = "", **kwargs: Any) -> None:
         self.staged: dict[str, Any] = {}
         self.refused: dict[str, str] = {}
         self._opened: list[Any] = []
-        self._session_key, self._form_key = session_key, form_key
+        self._session, self._form_key = session, form_key
+        self._session_key = (session.session_key if session is not None else None) or ""
         super().__init__(*args, **kwargs)
         self._help = {name: self.fields[name].help_text for _document, name in self.documents}
-        if session_key and form_key:
+        # The session names the forms that kept files: the others (nearly every
+        # submission) need not look for them.
+        if self._session_key and form_key and form_key in self._kept_forms():
             if self.is_bound:
-                self.staged = attachments.staged(session_key, form_key)
+                self.staged = attachments.staged(self._session_key, form_key)
             else:  # a new form: what an abandoned one kept is dropped
-                attachments.discard_staged(session_key, form_key)
+                attachments.discard_staged(self._session_key, form_key)
+                self._mark_kept(False)
         self._tell_files()
         for name, field in self.fields.items():
             if isinstance(field.widget, ProvinceSelect):
                 widget = KeepingProvinceSelect(attrs=field.widget.attrs)
                 widget.choices = field.widget.choices
                 self.fields[name].widget = widget
+
+    def _kept_forms(self) -> list[str]:
+        return list(self._session.get(KEPT_FORMS, ()))
+
+    def _mark_kept(self, kept: bool) -> None:
+        forms_ = [key for key in self._kept_forms() if key != self._form_key]
+        if kept:
+            forms_.append(self._form_key)
+        if forms_:
+            self._session[KEPT_FORMS] = forms_[-KEPT_FORMS_AT_MOST:]
+        else:
+            self._session.pop(KEPT_FORMS, None)
 
     def _ask_files_again(self) -> None:
         """Replaced by ``_tell_files``: the files are kept when the page comes back."""
@@ -121,6 +141,8 @@ class SubmissionForm(DossierForm):
                 if name not in self.errors:
                     self.add_error(name, exc.message)
         self.staged = attachments.staged(self._session_key, self._form_key)
+        if self.staged and self._form_key not in self._kept_forms():
+            self._mark_kept(True)
         self._tell_files()
 
     def documents_to_submit(self) -> dict[int, list[Any]]:
@@ -144,6 +166,8 @@ class SubmissionForm(DossierForm):
         """After the submission: what the form kept is no longer needed."""
         if self.staged:
             attachments.discard_staged(self._session_key, self._form_key)
+        if self._session is not None and self._form_key in self._kept_forms():
+            self._mark_kept(False)
 
 
 class WithdrawForm(forms.Form):

@@ -7,6 +7,7 @@ transaction and is audited."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -104,7 +105,9 @@ def submit(
     submitted and on its way, or nothing is written. It stays here as the
     citizen's dossier; every step's status comes back to it."""
     receiver = receiving_here(procedure, agency) if interconnected is not None else None
-    with transaction.atomic():
+    # Routing writes beside the submission, in its transaction; a dossier submitted
+    # here needs no outer one (the submission's own is a transaction, not a savepoint).
+    with transaction.atomic() if receiver is not None else nullcontext():
         dossier = dossiers.submit(
             actor=actor,
             procedure=procedure,

@@ -99,7 +99,7 @@ def _start(request: HttpRequest, procedure, *, group=None) -> HttpResponse:
         procedure=procedure,
         user=request.user,
         initial={"agency": agency.identifier},
-        session_key=request.session.session_key,
+        session=request.session,
         form_key=form_key,
     )
     if request.method == "POST" and form.is_valid():

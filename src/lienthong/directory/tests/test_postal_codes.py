@@ -1,5 +1,7 @@
 """Postal codes: the CSV import (all or nothing, line numbers) and the address check."""
 
+import datetime as dt
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
@@ -7,7 +9,7 @@ from django.core.management.base import CommandError
 
 from lienthong.audit.models import AuditRecord
 from lienthong.directory.addresses import Address
-from lienthong.directory.models import PostalCode
+from lienthong.directory.models import AdministrativeUnit, PostalCode, UnitLevel
 from lienthong.directory.postal_codes import import_postal_codes, parse_postal_csv
 from lienthong.directory.services import ImportRefused
 
@@ -125,3 +127,26 @@ def test_unknown_units_and_an_empty_street_are_reported_together():
         "province_code": "unknown_province",
         "commune_code": "unknown_commune",
     }
+
+
+def test_an_address_in_its_province_is_checked_with_one_query(django_assert_num_queries):
+    with django_assert_num_queries(1):
+        commune, province = Address("Số 5", "00073", "01").validate()
+    assert commune.parent_id == province.pk and province.code == "01"
+
+
+def test_a_commune_whose_province_version_ended_is_not_in_the_province_of_that_day():
+    hanoi = AdministrativeUnit.objects.get(level=UnitLevel.PROVINCE, code="01", valid_to=None)
+    day = dt.date(2026, 1, 1)
+    AdministrativeUnit.objects.filter(pk=hanoi.pk).update(valid_to=day - dt.timedelta(days=1))
+    AdministrativeUnit.objects.create(
+        level=UnitLevel.PROVINCE,
+        code="01",
+        name=hanoi.name,
+        division_type=hanoi.division_type,
+        codename=hanoi.codename,
+        valid_from=day,
+    )
+    with pytest.raises(ValidationError) as excinfo:
+        Address("Số 5", "00073", "01").validate(on=day)
+    assert excinfo.value.error_dict["commune_code"][0].code == "commune_not_in_province"

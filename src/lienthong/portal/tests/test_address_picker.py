@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from lienthong.catalog.models import FieldKind, FormField
@@ -14,6 +16,7 @@ from lienthong.directory.models import AdministrativeUnit, UnitLevel
 from lienthong.dossiers import attachments
 from lienthong.dossiers.models import Dossier, StagedUpload, Status
 from lienthong.dossiers.templatetags.dossiers import local_date, local_datetime, status_label
+from lienthong.portal.forms import KEPT_FORMS
 from lienthong.portal.tests.conftest import MAI_ID, pdf
 
 pytestmark = pytest.mark.django_db
@@ -247,3 +250,31 @@ def test_kept_files_expire_and_are_swept_without_orphans(
     report = attachments.sweep(dry_run=False, older_than=dt.timedelta(0), now=later)
     assert report.expired_staged == 1 and blob in report.blobs
     assert not StagedUpload.objects.exists() and not blob.exists()
+
+
+def test_only_a_form_that_kept_files_looks_for_them(signed_in, mai, with_address):
+    client = signed_in(MAI_ID)
+    form = declaration(with_address, home__province=HA_NOI)
+    form["home__commune"] = communes_in(HA_NOI)[0]
+
+    with CaptureQueriesContext(connection) as queries:
+        done = client.post(url(with_address), form)
+
+    assert done.status_code == 302
+    assert not any("dossiers_stagedupload" in q["sql"] for q in queries.captured_queries)
+    assert KEPT_FORMS not in client.session
+
+
+def test_a_form_abandoned_after_keeping_files_drops_them_when_opened_again(
+    signed_in, mai, with_address
+):
+    client = signed_in(MAI_ID)
+    client.post(url(with_address), declaration(with_address, home__province=HA_NOI, home__pick="1"))
+    assert StagedUpload.objects.count() == 1
+    assert len(client.session[KEPT_FORMS]) == 1
+
+    page = client.get(url(with_address)).content.decode()
+
+    assert "Already attached" not in page
+    assert not StagedUpload.objects.exists()
+    assert KEPT_FORMS not in client.session
