@@ -149,6 +149,9 @@ if CACHE_URL.startswith(("redis://", "rediss://")):
             "KEY_PREFIX": env_str("LIENTHONG_CACHE_KEY_PREFIX", "lienthong"),
         }
     }
+    # Sessions are read from Redis and written to both it and the database: a
+    # request reads no session row, and a Redis restart signs nobody out.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 elif CACHE_URL == "database":
     CACHES = {
         "default": {
