@@ -362,6 +362,12 @@ VNPAY_TMN_CODE = env_str("LIENTHONG_VNPAY_TMN_CODE", "")
 VNPAY_HASH_SECRET = env_str("LIENTHONG_VNPAY_HASH_SECRET", "")
 VNPAY_URL = env_str("LIENTHONG_VNPAY_URL", "")
 VNPAY_EXPIRE_MINUTES = env_int("LIENTHONG_VNPAY_EXPIRE_MINUTES", 15)
+# VNPAY's merchant API (transaction query and refund, JSON by POST), e.g. the
+# sandbox's https://sandbox.vnpayment.vn/merchant_webapi/api/transaction.
+VNPAY_API_URL = env_str("LIENTHONG_VNPAY_API_URL", "")
+# Whether `lienthong dossiers payments refund` refunds money taken twice through
+# the gateway (off: officers refund from the back office).
+DOSSIERS_PAYMENT_AUTO_REFUND = env_bool("LIENTHONG_DOSSIERS_PAYMENT_AUTO_REFUND", default=True)
 
 # --- The directory ----------------------------------------------------------
 # Signed snapshots: the agency whose key signs them (on the central node), how

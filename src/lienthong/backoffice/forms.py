@@ -292,3 +292,17 @@ class CounterForm(forms.Form):
             "applicant_address" + PROVINCE: data.get(self.PROVINCE_KEY, ""),
             "applicant_address" + COMMUNE: data.get(self.COMMUNE_KEY, ""),
         }
+
+
+class RefundedOtherwiseForm(forms.Form):
+    """The one-stop officer records money taken twice as given back otherwise than
+    through the gateway: a bank transfer, or cash at the counter."""
+
+    reference = forms.CharField(
+        label=_("Refund reference"),
+        max_length=100,
+        help_text=_(
+            "The bank transfer's reference, or the number of the receipt signed at the counter."
+        ),
+    )
+    note = forms.CharField(label=_("Note (optional)"), required=False, max_length=500)

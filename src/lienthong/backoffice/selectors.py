@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from lienthong.directory.models import Agency
 from lienthong.dossiers import selectors as dossiers
 from lienthong.dossiers import workflow
-from lienthong.dossiers.models import Attachment, Dossier, SupplementRequest
+from lienthong.dossiers.models import (
+    Attachment,
+    AttemptState,
+    Dossier,
+    PaymentAttempt,
+    SupplementRequest,
+)
 from lienthong.dossiers.selectors import declaration  # noqa: F401  (the dossier page's)
 from lienthong.identity import permissions
 from lienthong.identity.permissions import agencies_for
@@ -55,3 +63,42 @@ def next_moves(user: Any, dossier: Dossier) -> set[int]:
         for to in workflow.next_statuses(dossier.status)
         if workflow.allowed_roles(dossier.status, to) & capacities
     }
+
+
+# How far back the refunds page lists the refunds made.
+REFUNDED_SINCE = dt.timedelta(days=90)
+
+
+def _agency_payments(agency: Agency) -> QuerySet[PaymentAttempt]:
+    """Online payment attempts of the dossiers ``agency`` received or holds (as its
+    dossier pages are), with what the refunds page shows of them."""
+    return PaymentAttempt.objects.filter(
+        Q(payment__dossier__receiving_agency=agency) | Q(payment__dossier__current_agency=agency)
+    ).select_related("payment__dossier", "refunded_by")
+
+
+def payments_to_refund(agency: Agency) -> QuerySet[PaymentAttempt]:
+    """Money taken twice for one fee of the agency's dossiers, not refunded yet: the
+    oldest first."""
+    return _agency_payments(agency).filter(state=AttemptState.SURPLUS).order_by("closed_at", "id")
+
+
+def payments_refunded(
+    agency: Agency, *, now: dt.datetime | None = None
+) -> QuerySet[PaymentAttempt]:
+    """The agency's refunds of the last ``REFUNDED_SINCE``, the latest first."""
+    since = (now or timezone.now()) - REFUNDED_SINCE
+    return (
+        _agency_payments(agency)
+        .filter(state=AttemptState.REFUNDED, refunded_at__gte=since)
+        .order_by("-refunded_at", "-id")
+    )
+
+
+def payment_to_refund(agency: Agency, attempt_id: int) -> PaymentAttempt | None:
+    """One of the agency's payment attempts, refunded or to refund; None otherwise."""
+    return (
+        _agency_payments(agency)
+        .filter(pk=attempt_id, state__in=(AttemptState.SURPLUS, AttemptState.REFUNDED))
+        .first()
+    )

@@ -4,6 +4,10 @@ moves the officer's roles allow on it.
 Each view parses input, calls one dossiers service or selector, and renders.
 An agency where the signed-in user holds no officer role, and a dossier that
 agency neither received nor holds, are answered with 404, as absent ones.
+
+The agency's payments to refund (money taken twice for one fee) are the one-stop
+officers', who record the fees paid at the counter: refunded through the gateway,
+or recorded as refunded otherwise with the refund's reference.
 """
 
 from __future__ import annotations
@@ -43,16 +47,18 @@ from lienthong.backoffice.forms import (
     PaymentForm,
     ProcessForm,
     ReasonForm,
+    RefundedOtherwiseForm,
     ReturnForm,
 )
 from lienthong.catalog import selectors as catalog
 from lienthong.directory.models import Agency
 from lienthong.dossiers import attachments as dossier_files
-from lienthong.dossiers import results, services, workflow
+from lienthong.dossiers import payments, results, services, workflow
 from lienthong.dossiers import selectors as dossiers
+from lienthong.dossiers.errors import MESSAGES as DOSSIER_MESSAGES
 from lienthong.dossiers.errors import AttachmentRefused, DossierConflict, ResultRefused
 from lienthong.dossiers.forms import DossierForm
-from lienthong.dossiers.models import Dossier, Status
+from lienthong.dossiers.models import Dossier, PaymentAttempt, Status
 from lienthong.identity.models import Role
 from lienthong.identity.permissions import has_role, require_role
 from lienthong.signing import links as signing_links
@@ -760,6 +766,109 @@ def intake_form(request: HttpRequest, agency: Agency, procedure_code: str) -> Ht
         {"agency": agency, "procedure": procedure, "counter": counter, "form": form},
         status=400 if posted else 200,
     )
+
+
+# --- Payments to refund ---------------------------------------------------------------------
+
+
+@require_role(Role.ONE_STOP_OFFICER)
+@require_GET
+def refunds(request: HttpRequest, agency: Agency) -> HttpResponse:
+    """The agency's payments taken twice, to refund (with the gateway's last error),
+    and its refunds of the last months."""
+    return _refunds(request, agency)
+
+
+def _refunds(
+    request: HttpRequest,
+    agency: Agency,
+    *,
+    status: int = 200,
+    error: str = "",
+    bound: tuple[int, RefundedOtherwiseForm] | None = None,
+) -> HttpResponse:
+    gateway = payments.backend().name
+    rows = []
+    for attempt in selectors.payments_to_refund(agency):
+        if bound and bound[0] == attempt.pk:
+            form = bound[1]
+        else:
+            form = RefundedOtherwiseForm(prefix=f"otherwise-{attempt.pk}")
+        last_error = DOSSIER_MESSAGES.get(attempt.refund_error, "") if attempt.refund_error else ""
+        rows.append(
+            {
+                "attempt": attempt,
+                "dossier": attempt.payment.dossier,
+                "through_gateway": attempt.backend == gateway,
+                "last_error": last_error or attempt.refund_error,
+                "form": form,
+            }
+        )
+    context = {
+        "agency": agency,
+        "rows": rows,
+        "refunded": selectors.payments_refunded(agency)[: PAGE_SIZE * 5],
+        "refunded_days": selectors.REFUNDED_SINCE.days,
+        "refunded_otherwise": payments.REFUNDED_OTHERWISE,
+        "error": error,
+    }
+    # htmx swaps what it is answered only on success: refusals are shown in the page.
+    return render(
+        request, "backoffice/refunds.html", context, status=200 if request.htmx else status
+    )
+
+
+def _refund_attempt(agency: Agency, attempt_id: int) -> PaymentAttempt:
+    attempt = selectors.payment_to_refund(agency, attempt_id)
+    if attempt is None:
+        raise Http404
+    return attempt
+
+
+@require_role(Role.ONE_STOP_OFFICER)
+@require_POST
+def refund(request: HttpRequest, agency: Agency, attempt_id: int) -> HttpResponse:
+    """Refund a payment taken twice through the gateway it was paid at."""
+    attempt = _refund_attempt(agency, attempt_id)
+    try:
+        refunded = payments.refund_surplus(attempt, actor=request.user)
+    except payments.PaymentRefused as exc:
+        # The gateway failed or refused: recorded as the last error, to try again.
+        status = 503 if exc.code == "payment_unavailable" else 502
+        return _refunds(request, agency, status=status, error=exc.message)
+    except DossierConflict as exc:
+        return _refunds(request, agency, status=409, error=exc.message)
+    messages.success(
+        request,
+        gettext("The payment was refunded through the gateway, reference %(reference)s.")
+        % {"reference": refunded.refund_reference},
+    )
+    return redirect("backoffice:refunds", agency=agency.identifier)
+
+
+@require_role(Role.ONE_STOP_OFFICER)
+@require_POST
+def refund_otherwise(request: HttpRequest, agency: Agency, attempt_id: int) -> HttpResponse:
+    """Record a payment taken twice as refunded otherwise (transfer, cash), with the
+    refund's reference."""
+    attempt = _refund_attempt(agency, attempt_id)
+    form = RefundedOtherwiseForm(request.POST, prefix=f"otherwise-{attempt.pk}")
+    if not form.is_valid():
+        return _refunds(request, agency, status=400, bound=(attempt.pk, form))
+    try:
+        payments.mark_refunded(
+            attempt,
+            actor=request.user,
+            reference=form.cleaned_data["reference"],
+            note=form.cleaned_data["note"],
+        )
+    except DossierConflict as exc:
+        if exc.code == "refund_reference_required":
+            form.add_error("reference", exc.message)
+            return _refunds(request, agency, status=400, bound=(attempt.pk, form))
+        return _refunds(request, agency, status=409, error=exc.message)
+    messages.success(request, gettext("The refund was recorded."))
+    return redirect("backoffice:refunds", agency=agency.identifier)
 
 
 def receipt_available() -> bool:

@@ -98,7 +98,8 @@ class AppliedEnvelopeAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(PaymentAttempt)
 class PaymentAttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    """Online payment attempts; ``surplus`` ones are money taken twice, to refund."""
+    """Online payment attempts; ``surplus`` ones are money taken twice, to refund
+    (``refunded`` once given back: the back office's "Payments to refund")."""
 
     list_display = [
         "reference",
@@ -108,7 +109,9 @@ class PaymentAttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "started_at",
         "closed_at",
         "receipt",
+        "refunded_at",
+        "refund_reference",
     ]
     list_filter = ["state", "backend"]
     list_select_related = ["payment"]
-    search_fields = ["reference", "receipt", "payment__dossier__code"]
+    search_fields = ["reference", "receipt", "payment__dossier__code", "refund_reference"]

@@ -33,6 +33,21 @@ MESSAGES = {
     "payment_attempt_cancelled": _(
         "This payment attempt was cancelled when a new one was started: use the latest one."
     ),
+    "payment_query_refused": _(
+        "The payment gateway did not answer the question about this payment: it is left as it "
+        "was, to be asked again later."
+    ),
+    # Refunds of money taken twice (payments.py)
+    "refund_refused": _("The payment gateway refused the refund; nothing was refunded."),
+    "refund_not_due": _("This payment is not one to refund, or it was refunded already."),
+    "refund_under_way": _("A refund of this payment is under way: wait for its outcome."),
+    "refund_reference_required": _(
+        "Give the reference of the refund (the bank transfer's, or the receipt's at the counter)."
+    ),
+    "refund_other_backend": _(
+        "This payment was taken through another payment service than the one in use now: "
+        "refund it otherwise, then record the refund here."
+    ),
     "documents_missing": _("A required document is missing."),
     "no_next_agency": _("No agency of the directory can take the next step of this dossier."),
     "attachment_unavailable": _(

@@ -449,12 +449,22 @@ class AttemptState(models.TextChoices):
     # Paid at the gateway after the fee had been paid otherwise: the money is kept
     # on record, never a second payment of the dossier, and is to be refunded.
     SURPLUS = "surplus", _("paid twice: to refund")
+    # A surplus given back: through the gateway (``payments.refund_surplus``) or
+    # otherwise, recorded by an officer (``payments.mark_refunded``).
+    REFUNDED = "refunded", _("refunded")
 
 
 class PaymentAttempt(models.Model):
     """One try at paying a ``Payment`` online (``payments.start``): the backend's
     reference, and how it ended. A new attempt cancels the open one; a gateway's
-    late confirmation of a cancelled attempt is judged by ``payments.settle``."""
+    late confirmation of a cancelled attempt is judged by ``payments.settle``; one
+    whose confirmation never came is asked of the gateway (``payments.reconcile``).
+
+    A ``surplus`` (money taken for a fee paid otherwise) is refunded once
+    (``payments.refund_surplus``, ``payments.mark_refunded``): ``refunded`` with the
+    refund's reference, time and way; while the gateway fails, it stays ``surplus``
+    with the last error, to try again. ``refund_started_at`` is the claim of a
+    refund under way at the gateway (none is started twice)."""
 
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="attempts")
     backend = models.CharField(_("payment backend"), max_length=60)
@@ -465,6 +475,27 @@ class PaymentAttempt(models.Model):
     started_at = models.DateTimeField(_("started at"))
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     receipt = models.CharField(_("receipt number"), max_length=100, blank=True)
+    # When the gateway's payment was created, as sent to it (VNPAY's vnp_CreateDate,
+    # which its transaction query and refund name the transaction by).
+    gateway_created_at = models.DateTimeField(_("created at the gateway"), null=True, blank=True)
+    # When the gateway was last asked about it (``payments.reconcile``).
+    checked_at = models.DateTimeField(_("last asked of the gateway at"), null=True, blank=True)
+    refund_started_at = models.DateTimeField(_("refund under way since"), null=True, blank=True)
+    refund_tried_at = models.DateTimeField(_("refund last tried at"), null=True, blank=True)
+    refund_error = models.CharField(_("refund's last error"), max_length=60, blank=True)
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    # The backend's name for a refund through the gateway, "other" for one made otherwise.
+    refunded_through = models.CharField(_("refunded through"), max_length=60, blank=True)
+    refund_reference = models.CharField(_("refund reference"), max_length=100, blank=True)
+    refund_note = models.CharField(_("refund note"), max_length=500, blank=True)
+    refunded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("refunded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("payment attempt")
@@ -480,6 +511,8 @@ class PaymentAttempt(models.Model):
                 name="dossiers_one_open_payment_attempt",
             ),
         ]
+        # Housekeeping reads attempts by state: open ones to reconcile, surpluses to refund.
+        indexes = [models.Index(fields=["state", "started_at"], name="dossiers_attempt_state")]
 
     def __str__(self) -> str:
         return f"{self.backend} {self.reference} ({self.state})"

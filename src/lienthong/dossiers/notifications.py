@@ -10,7 +10,9 @@ short name or dotted path to a ``Backend`` subclass:
 - ``memory``: keeps notices in ``MemoryBackend.outbox`` (tests).
 
 The notice of a payment requested (status 6) says the amount, what it is for and
-how to pay (``payment_text``).
+how to pay (``payment_text``). Money taken twice for one fee and given back is told
+of once refunded (``notify_refund_on_commit``): the amount, when, and the refund's
+reference.
 
 Services call ``notify_on_commit``: nothing is sent for a change that rolls
 back, and a failing backend is logged, never allowed to undo the change.
@@ -216,5 +218,31 @@ def notify_refused_on_commit(dossier, *, reason: str, status: int) -> None:
         phone=dossier.applicant_phone,
         subject=subject,
         text=text,
+    )
+    transaction.on_commit(lambda: send(notice))
+
+
+def notify_refund_on_commit(dossier, attempt) -> None:
+    """Once recorded, tell the applicant that the second payment of her dossier's fee
+    (``attempt``, a ``PaymentAttempt`` now refunded) was given back: the amount, the
+    day, and the refund's reference, to find it on her statement."""
+    with translation.override("vi"):
+        subject = _("Dossier %(code)s") % {"code": dossier.code}
+        amount = f"{attempt.payment.amount:,}".replace(",", ".")
+        refunded = _(
+            "The second payment of %(amount)s VND for your dossier's fee, made after the fee "
+            "had been paid, was refunded to you on %(date)s (reference %(reference)s)."
+        ) % {
+            "amount": amount,
+            "date": timezone.localtime(attempt.refunded_at).strftime("%d/%m/%Y"),
+            "reference": attempt.refund_reference,
+        }
+    notice = Notice(
+        code=dossier.code,
+        status=int(dossier.status),
+        email=dossier.applicant_email,
+        phone=dossier.applicant_phone,
+        subject=subject,
+        text=f"{subject}: {refunded}",
     )
     transaction.on_commit(lambda: send(notice))

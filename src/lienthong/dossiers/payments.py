@@ -47,6 +47,37 @@ payment travels to that agency as a ``dossier.payment`` envelope
 
 A payment taken at the counter is recorded by a one-stop officer
 (``services.confirm_payment``) and needs no backend.
+
+**Reconciling** (``reconcile``): a gateway's callback can be lost, and the citizen
+may never come back to the return address. Open attempts older than the backend's
+``expiry`` (its payment page is closed by then) plus ``RECONCILE_MARGIN`` are asked
+of the gateway (``PaymentBackend.query``): paid, the confirmation is judged as
+``settle`` judges one (recorded, surplus, already: all its rules hold); not paid,
+or unknown to the gateway, the attempt is closed ``failed`` (audited
+``payment_failed``, ``reconciled``); while the gateway cannot be reached, refuses
+the question or answers something unverifiable, it stays open, to be asked again
+(``checked_at``: those never asked come first). A cancelled attempt is asked once
+too (its page may have been paid in another tab): paid, ``settle``'s rules again;
+not paid, it stays cancelled.
+A late callback racing the reconciliation finds the attempt settled, or settles it
+first: either way once.
+
+**Refunding** money taken twice: a ``surplus`` attempt is refunded through the
+gateway (``refund_surplus``: ``PaymentBackend.refund``), by an officer of the agency
+from the back office or by the housekeeping command when
+``DOSSIERS_PAYMENT_AUTO_REFUND`` is on (``refund_due``); or an officer records a
+refund made otherwise, by bank transfer or in cash at the counter, with its
+reference (``mark_refunded``). Once refunded the attempt is ``refunded`` (time,
+reference, way, by whom), audited ``payment_refunded``, and the applicant is told
+(``notifications.notify_refund_on_commit``). A refund is started once: the attempt
+is claimed (``refund_started_at``, by a conditional update) before the gateway is
+called outside any transaction, and a second request meanwhile is refused
+``refund_under_way``, one after it ``refund_not_due``. When the gateway fails or
+refuses, the attempt stays ``surplus`` with the error (``refund_error``, audited
+``refund_failed``), to try again. A claim whose outcome never came back
+(the process stopped during the call) may be taken again after ``REFUND_LEASE``;
+a gateway does not refund one transaction beyond its amount, so a refund that
+went through is refused when asked again, and the officer records it otherwise.
 """
 
 from __future__ import annotations
@@ -61,15 +92,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
+import httpx
 import structlog
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from lienthong.audit import services as audit
-from lienthong.dossiers import interconnection, services, workflow
+from lienthong.dossiers import interconnection, notifications, services, workflow
 from lienthong.dossiers.errors import DossierConflict, DossierError
 from lienthong.dossiers.models import AttemptState, Dossier, Payment, PaymentAttempt, Status
 
@@ -81,12 +113,31 @@ SOURCE = "dossiers"
 RECORDED = "recorded"  # the fee is paid by this attempt; the dossier goes on
 ALREADY = "already"  # this attempt's confirmation was recorded before: nothing changed
 SURPLUS = "surplus"  # paid after the fee was paid otherwise: kept on record, to refund
+# What ``reconcile`` and ``refund_due`` did besides.
+FAILED = "failed"  # not paid, or unknown to the gateway: the open attempt is closed
+LEFT_OPEN = "open"  # the gateway could not say: asked again next time
+REFUNDED = "refunded"  # the surplus was given back
+
+# ``refunded_through`` of a refund made outside the gateway (transfer, cash).
+REFUNDED_OTHERWISE = "other"
+# How long after the gateway's expiry an open attempt is asked about.
+RECONCILE_MARGIN = dt.timedelta(minutes=15)
+# How long a refund under way keeps its claim: far beyond the gateway call's timeout.
+REFUND_LEASE = dt.timedelta(minutes=10)
+# Who acts for the housekeeping command.
+HOUSEKEEPING = "system"
 
 
 class PaymentRefused(DossierError):
     """The payment backend did not confirm a payment (``payment_unverified``: 400),
     says it was not made (``payment_failed``: 400) or cannot be reached
-    (``payment_unavailable``: 503). Nothing was paid."""
+    (``payment_unavailable``: 503). Nothing was paid.
+
+    Of a transaction query or a refund: ``payment_unavailable`` (not reachable, or
+    not configured), ``payment_unverified`` (an answer whose signature does not
+    verify), ``payment_query_refused`` / ``refund_refused`` (the gateway refused;
+    ``details["gateway_code"]`` is its own code). Nothing changed at the gateway,
+    as far as this node knows."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +147,18 @@ class Checkout:
 
     reference: str
     url: str
+    # When the gateway's payment was created, as the backend sent it (a gateway
+    # that names its transactions by it later, as VNPAY's query and refund do).
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A refund the gateway made: its ``reference`` there (the refund's transaction
+    number, else the request's), and the ``amount`` given back (VND)."""
+
+    reference: str
+    amount: int
 
 
 @dataclass(frozen=True)
@@ -120,6 +183,29 @@ class Settled:
     relayed: bool = False
 
 
+@dataclass(frozen=True)
+class Reconciled:
+    """What ``reconcile`` did with one attempt: ``outcome`` is one of ``settle``'s
+    (``recorded``, ``surplus``, ``already``), ``failed`` (closed, not paid),
+    ``cancelled`` (a cancelled attempt, not paid: left so) or ``open`` (the gateway
+    could not say: ``code`` says why)."""
+
+    attempt: PaymentAttempt
+    outcome: str
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class Refunded:
+    """What ``refund_due`` did with one surplus: ``outcome`` is ``refunded`` or
+    ``failed`` (``code`` says why; the surplus stays, to try again)."""
+
+    attempt: PaymentAttempt
+    outcome: str
+    code: str = ""
+    reference: str = ""
+
+
 class PaymentBackend:
     """A payment gateway's adapter. ``name`` (letters, digits, ``-``, ``_``) is
     recorded with each payment and names the callback's address, which accepts
@@ -127,6 +213,9 @@ class PaymentBackend:
 
     name = ""
     callback_methods: tuple[str, ...] = ("POST",)
+    # How long the gateway's payment page stays open: an attempt older than this
+    # (and ``RECONCILE_MARGIN``) without a confirmation is asked of the gateway.
+    expiry = dt.timedelta(hours=1)
 
     def create(
         self,
@@ -147,6 +236,22 @@ class PaymentBackend:
         signature, that it is fresh; raise ``PaymentRefused("payment_unverified")``
         unless it is authentic."""
         raise NotImplementedError
+
+    def query(self, attempt: PaymentAttempt) -> Confirmation | None:
+        """The gateway's view of the attempt's transaction: a ``Confirmation`` (paid or
+        not, the amount, its receipt), None when the gateway does not know it. Raise
+        ``PaymentRefused``: ``payment_unavailable`` (not reachable, not configured, or
+        a backend that cannot be asked), ``payment_unverified`` (an answer that does
+        not verify), ``payment_query_refused`` (the gateway refused the question)."""
+        log.warning("payment backend cannot be asked", backend=self.name)
+        raise PaymentRefused("payment_unavailable")
+
+    def refund(self, attempt: PaymentAttempt, *, amount: int, by: str) -> Refund:
+        """Give ``amount`` (VND) of the attempt's payment back to the payer; ``by``
+        names who asked it. Raise ``PaymentRefused``: ``payment_unavailable``,
+        ``payment_unverified``, ``refund_refused`` (the gateway refused)."""
+        log.warning("payment backend cannot refund", backend=self.name)
+        raise PaymentRefused("payment_unavailable")
 
     def acknowledge(self, outcome: str | None, code: str | None = None) -> tuple[int, dict]:
         """The callback's answer to the gateway's server, (HTTP status, JSON body):
@@ -200,6 +305,26 @@ class ConsoleBackend(PaymentBackend):
         except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
             raise PaymentRefused("payment_unverified") from exc
 
+    expiry = dt.timedelta(seconds=MAX_AGE)
+
+    def query(self, attempt: PaymentAttempt) -> Confirmation | None:
+        """A console payment is created paid: any ``console-…`` reference is paid, of
+        the amount asked; any other is unknown."""
+        if not attempt.reference.startswith("console-"):
+            return None
+        digest = hashlib.sha256(attempt.reference.encode()).hexdigest()[:8].upper()
+        return Confirmation(
+            reference=attempt.reference,
+            amount=attempt.payment.amount,
+            receipt=attempt.receipt or f"DEMO-{digest}",
+        )
+
+    def refund(self, attempt: PaymentAttempt, *, amount: int, by: str) -> Refund:
+        """Nothing was charged: the refund is a demonstration reference, logged."""
+        reference = "DEMO-REFUND-" + secrets.token_hex(4).upper()
+        log.info("demo refund", reference=attempt.reference, amount=amount, refund=reference, by=by)
+        return Refund(reference=reference, amount=amount)
+
 
 VIETNAM = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -217,6 +342,43 @@ def vnpay_hash(params: Mapping[str, str], secret: str) -> str:
     return hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
 
 
+# VNPAY's merchant API (transaction query and refund, API 2.1.0) signs the values of
+# these fields, in this order, joined by "|" (absent ones empty).
+VNPAY_QUERY_FIELDS = (
+    "vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_TmnCode", "vnp_TxnRef",
+    "vnp_TransactionDate", "vnp_CreateDate", "vnp_IpAddr", "vnp_OrderInfo",
+)  # fmt: skip
+VNPAY_QUERY_ANSWER_FIELDS = (
+    "vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode",
+    "vnp_TxnRef", "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo",
+    "vnp_TransactionType", "vnp_TransactionStatus", "vnp_OrderInfo", "vnp_PromotionCode",
+    "vnp_PromotionAmount",
+)  # fmt: skip
+VNPAY_REFUND_FIELDS = (
+    "vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_TmnCode", "vnp_TransactionType",
+    "vnp_TxnRef", "vnp_Amount", "vnp_TransactionNo", "vnp_TransactionDate", "vnp_CreateBy",
+    "vnp_CreateDate", "vnp_IpAddr", "vnp_OrderInfo",
+)  # fmt: skip
+VNPAY_REFUND_ANSWER_FIELDS = (
+    "vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode",
+    "vnp_TxnRef", "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo",
+    "vnp_TransactionType", "vnp_TransactionStatus", "vnp_OrderInfo",
+)  # fmt: skip
+
+
+def vnpay_checksum(values: Mapping[str, Any], fields: tuple[str, ...], secret: str) -> str:
+    """The ``vnp_SecureHash`` of VNPAY's merchant API: HMAC-SHA512 with the hash secret
+    over the values of ``fields``, in that order, joined by ``|`` (an absent or null
+    value as empty); lower-case hex."""
+    data = "|".join("" if values.get(key) is None else str(values[key]) for key in fields)
+    return hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
+
+
+def http_client() -> httpx.Client:
+    """The client that calls a gateway's API (replaced in the tests)."""
+    return httpx.Client(timeout=VnpayBackend.TIMEOUT, follow_redirects=False)
+
+
 class VnpayBackend(PaymentBackend):
     """The VNPAY payment gateway (API 2.1.0, ``vnp_Command=pay``).
 
@@ -229,17 +391,35 @@ class VnpayBackend(PaymentBackend):
     ``verify`` checks ``vnp_SecureHash`` (HMAC-SHA512 with ``VNPAY_HASH_SECRET``,
     compared in constant time) and the terminal code. Paid means
     ``vnp_ResponseCode`` and ``vnp_TransactionStatus`` both ``00``. The IPN is
-    answered ``{"RspCode", "Message"}`` as the gateway expects."""
+    answered ``{"RspCode", "Message"}`` as the gateway expects.
+
+    ``query`` (``vnp_Command=querydr``) and ``refund`` (``vnp_Command=refund``) call
+    the merchant API (``VNPAY_API_URL``: JSON by POST, ``TIMEOUT`` seconds), signed
+    and verified with the ``|``-joined checksums (``vnpay_checksum``): the
+    transaction is named by its reference and the time its payment was created
+    (``vnp_TransactionDate``, the attempt's ``gateway_created_at``). Every answer
+    must carry a checksum that verifies (compared in constant time), of this
+    terminal and this reference, else it is ``payment_unverified``. A query's
+    ``vnp_ResponseCode`` ``91`` is a transaction the gateway does not know (None);
+    ``00`` with ``vnp_TransactionStatus`` ``00`` is paid, ``01`` (not completed) or
+    ``02`` (failed) not paid, any other status (reversed, refunding, held as
+    suspect) is left to a person (``payment_query_refused``). A refund of the whole
+    amount is ``vnp_TransactionType`` ``02``, of a part ``03``; any answer but
+    ``00`` is ``refund_refused``."""
 
     name = "vnpay"
     callback_methods = ("GET", "POST")
     VERSION = "2.1.0"
+    TIMEOUT = 15  # seconds, for the merchant API
+    # The server's address the merchant API asks for (vnp_IpAddr).
+    SERVER_IP = "127.0.0.1"
 
     def __init__(self) -> None:
         self.tmn_code = settings.VNPAY_TMN_CODE
         self.secret = settings.VNPAY_HASH_SECRET.strip()
         self.url = settings.VNPAY_URL
-        self.expire = dt.timedelta(minutes=settings.VNPAY_EXPIRE_MINUTES)
+        self.api_url = getattr(settings, "VNPAY_API_URL", "")
+        self.expire = self.expiry = dt.timedelta(minutes=settings.VNPAY_EXPIRE_MINUTES)
 
     def _configured(self) -> bool:
         return bool(self.tmn_code and self.secret and self.url)
@@ -279,7 +459,11 @@ class VnpayBackend(PaymentBackend):
         query = "&".join(f"{k}={quote_plus(v)}" for k, v in sorted(params.items()))
         signature = vnpay_hash(params, self.secret)
         separator = "&" if "?" in self.url else "?"
-        return Checkout(reference, f"{self.url}{separator}{query}&vnp_SecureHash={signature}")
+        return Checkout(
+            reference,
+            f"{self.url}{separator}{query}&vnp_SecureHash={signature}",
+            created_at=now.replace(microsecond=0),
+        )
 
     def verify(self, params: Mapping[str, str]) -> Confirmation:
         if not self.secret:
@@ -302,6 +486,140 @@ class VnpayBackend(PaymentBackend):
             paid=fields.get("vnp_ResponseCode") == "00"
             and fields.get("vnp_TransactionStatus") == "00",
         )
+
+    # --- The merchant API: transaction query and refund ---------------------------
+
+    def query(self, attempt: PaymentAttempt) -> Confirmation | None:
+        now = self._api_ready()
+        body = {
+            "vnp_RequestId": secrets.token_hex(16),
+            "vnp_Version": self.VERSION,
+            "vnp_Command": "querydr",
+            "vnp_TmnCode": self.tmn_code,
+            "vnp_TxnRef": attempt.reference,
+            "vnp_OrderInfo": f"Truy van giao dich {attempt.reference}",
+            "vnp_TransactionDate": self._transaction_date(attempt),
+            "vnp_CreateDate": now,
+            "vnp_IpAddr": self.SERVER_IP,
+        }
+        answer = self._call(body, VNPAY_QUERY_FIELDS, VNPAY_QUERY_ANSWER_FIELDS, attempt)
+        code = answer.get("vnp_ResponseCode")
+        if code == "91":
+            return None  # the gateway has no such transaction
+        status = answer.get("vnp_TransactionStatus")
+        if code != "00" or status not in ("00", "01", "02"):
+            log.warning(
+                "vnpay query refused",
+                reference=attempt.reference,
+                response=code,
+                status=status,
+                message=answer.get("vnp_Message", ""),
+            )
+            raise PaymentRefused("payment_query_refused", gateway_code=f"{code}/{status}")
+        try:
+            amount, cents = divmod(int(answer.get("vnp_Amount", "")), 100)
+        except ValueError as exc:
+            raise PaymentRefused("payment_unverified") from exc
+        return Confirmation(
+            reference=attempt.reference,
+            amount=amount if not cents else -1,
+            receipt=answer.get("vnp_TransactionNo", ""),
+            paid=status == "00",
+        )
+
+    def refund(self, attempt: PaymentAttempt, *, amount: int, by: str) -> Refund:
+        now = self._api_ready()
+        request_id = secrets.token_hex(16)
+        body = {
+            "vnp_RequestId": request_id,
+            "vnp_Version": self.VERSION,
+            "vnp_Command": "refund",
+            "vnp_TmnCode": self.tmn_code,
+            "vnp_TransactionType": "02" if amount == attempt.payment.amount else "03",
+            "vnp_TxnRef": attempt.reference,
+            "vnp_Amount": str(amount * 100),
+            # The gateway's number of the payment; "0" when it was never told.
+            "vnp_TransactionNo": attempt.receipt or "0",
+            "vnp_TransactionDate": self._transaction_date(attempt),
+            "vnp_CreateBy": (by or HOUSEKEEPING)[:250],
+            "vnp_CreateDate": now,
+            "vnp_IpAddr": self.SERVER_IP,
+            # Without diacritics, as the gateway asks.
+            "vnp_OrderInfo": f"Hoan tien thanh toan trung {attempt.reference}",
+        }
+        answer = self._call(body, VNPAY_REFUND_FIELDS, VNPAY_REFUND_ANSWER_FIELDS, attempt)
+        code = answer.get("vnp_ResponseCode")
+        if code != "00":
+            log.warning(
+                "vnpay refund refused",
+                reference=attempt.reference,
+                response=code,
+                message=answer.get("vnp_Message", ""),
+            )
+            raise PaymentRefused("refund_refused", gateway_code=str(code))
+        return Refund(reference=answer.get("vnp_TransactionNo") or request_id, amount=amount)
+
+    def _api_ready(self) -> str:
+        """The request's time (Vietnam time, yyyyMMddHHmmss), once the API is configured."""
+        if not (self.tmn_code and self.secret and self.api_url):
+            log.error(
+                "vnpay merchant API not configured",
+                missing="VNPAY_TMN_CODE, VNPAY_HASH_SECRET, VNPAY_API_URL",
+            )
+            raise PaymentRefused("payment_unavailable")
+        return timezone.now().astimezone(VIETNAM).strftime("%Y%m%d%H%M%S")
+
+    @staticmethod
+    def _transaction_date(attempt: PaymentAttempt) -> str:
+        """The payment's ``vnp_CreateDate`` as it was sent (recorded with the attempt;
+        for an attempt recorded before it was, the time it was started)."""
+        created = attempt.gateway_created_at or attempt.started_at
+        return created.astimezone(VIETNAM).strftime("%Y%m%d%H%M%S")
+
+    def _call(
+        self,
+        body: dict[str, str],
+        fields: tuple[str, ...],
+        answer_fields: tuple[str, ...],
+        attempt: PaymentAttempt,
+    ) -> dict[str, str]:
+        """POST the signed request; the answer's fields, once its checksum verifies and
+        it is this terminal's answer about this transaction."""
+        body["vnp_SecureHash"] = vnpay_checksum(body, fields, self.secret)
+        try:
+            with http_client() as client:
+                response = client.post(self.api_url, json=body)
+        except httpx.HTTPError as exc:
+            log.warning(
+                "vnpay merchant API unreachable", command=body["vnp_Command"], error=str(exc)
+            )
+            raise PaymentRefused("payment_unavailable") from exc
+        if response.status_code != 200:
+            log.warning(
+                "vnpay merchant API failed",
+                command=body["vnp_Command"],
+                status=response.status_code,
+            )
+            raise PaymentRefused("payment_unavailable")
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise PaymentRefused("payment_unverified") from exc
+        if not isinstance(answer, dict):
+            raise PaymentRefused("payment_unverified")
+        given = str(answer.get("vnp_SecureHash") or "").lower()
+        expected = vnpay_checksum(answer, answer_fields, self.secret)
+        if not hmac.compare_digest(given, expected):
+            log.warning("vnpay answer not verified", command=body["vnp_Command"])
+            raise PaymentRefused("payment_unverified")
+        fields_given = {k: "" if v is None else str(v) for k, v in answer.items()}
+        if (
+            fields_given.get("vnp_TmnCode") != self.tmn_code
+            or fields_given.get("vnp_TxnRef") != attempt.reference
+            or fields_given.get("vnp_Command", body["vnp_Command"]) != body["vnp_Command"]
+        ):
+            raise PaymentRefused("payment_unverified")
+        return fields_given
 
     # The IPN answers VNPAY documents.
     ANSWERS = {
@@ -395,7 +713,11 @@ def start(
             raise DossierConflict("payment_not_requested", status_from=dossier.status)
         _cancel_open(actor=actor, dossier=dossier, payment=locked, now=now, by=checkout.reference)
         PaymentAttempt.objects.create(
-            payment=locked, backend=chosen.name, reference=checkout.reference, started_at=now
+            payment=locked,
+            backend=chosen.name,
+            reference=checkout.reference,
+            started_at=now,
+            gateway_created_at=checkout.created_at,
         )
         Payment.objects.filter(pk=payment.pk).update(
             backend=chosen.name, reference=checkout.reference, started_at=now
@@ -449,7 +771,14 @@ def settle(
     ``payment_not_requested`` (no such attempt, or of another dossier),
     ``payment_mismatch`` (another amount), ``stale_dossier``."""
     chosen = backend(backend_name)
-    confirmation = chosen.verify(params)
+    return _judge(chosen, chosen.verify(params), dossier=dossier)
+
+
+def _judge(
+    chosen: PaymentBackend, confirmation: Confirmation, *, dossier: Dossier | None = None
+) -> Settled:
+    """``settle``'s judgement of a confirmation the backend vouches for (verified from
+    what the gateway sent, or the gateway's answer to ``query``)."""
     attempt = (
         PaymentAttempt.objects.select_related("payment__dossier")
         .filter(backend=chosen.name, reference=confirmation.reference)
@@ -476,6 +805,13 @@ def settle(
 def _not_paid(chosen: PaymentBackend, attempt: PaymentAttempt) -> Settled:
     if attempt.state == AttemptState.CANCELLED:
         raise DossierConflict("payment_attempt_cancelled")
+    _close_failed(chosen, attempt)
+    raise PaymentRefused("payment_failed")
+
+
+def _close_failed(chosen: PaymentBackend, attempt: PaymentAttempt, **noted: Any) -> bool:
+    """Close the attempt as failed if it is still open (audited ``payment_failed``);
+    whether it was. A confirmation that lands meanwhile wins: the update is conditional."""
     with transaction.atomic():
         closed = PaymentAttempt.objects.filter(pk=attempt.pk, state=AttemptState.OPEN).update(
             state=AttemptState.FAILED, closed_at=timezone.now()
@@ -485,10 +821,10 @@ def _not_paid(chosen: PaymentBackend, attempt: PaymentAttempt) -> Settled:
                 actor=workflow.paid_through(chosen.name),
                 action="payment_failed",
                 obj=attempt.payment.dossier,
-                changes={"payment": attempt.payment_id, "reference": attempt.reference},
+                changes={"payment": attempt.payment_id, "reference": attempt.reference, **noted},
                 source=SOURCE,
             )
-    raise PaymentRefused("payment_failed")
+    return bool(closed)
 
 
 def _paid(chosen: PaymentBackend, attempt: PaymentAttempt, confirmation: Confirmation) -> Settled:
@@ -566,3 +902,238 @@ def confirm(
 ) -> Dossier:
     """``settle``, answering the dossier only."""
     return settle(params, backend_name=backend_name, dossier=dossier).dossier
+
+
+# --- Reconciling open attempts with the gateway -----------------------------------------
+
+
+def reconcile(*, older_than: dt.timedelta | None = None, limit: int = 100) -> list[Reconciled]:
+    """Ask the gateway about the configured backend's attempts still open (and, once,
+    the cancelled ones) after
+    ``older_than`` (default: the backend's ``expiry`` and ``RECONCILE_MARGIN``), the
+    oldest first, at most ``limit``; see the module's docstring. Safe to run again,
+    and beside the callbacks: every change is ``settle``'s, or conditional on the
+    attempt being open still."""
+    chosen = backend()
+    wait = older_than if older_than is not None else chosen.expiry + RECONCILE_MARGIN
+    attempts = (
+        PaymentAttempt.objects.select_related("payment__dossier")
+        .filter(
+            models.Q(state=AttemptState.OPEN)
+            | models.Q(state=AttemptState.CANCELLED, checked_at__isnull=True),
+            backend=chosen.name,
+            started_at__lt=timezone.now() - wait,
+        )
+        # Those never asked first; one the gateway keeps refusing goes to the back.
+        .order_by(models.F("checked_at").asc(nulls_first=True), "started_at", "id")[:limit]
+    )
+    return [_reconcile(chosen, attempt) for attempt in attempts]
+
+
+def _reconcile(chosen: PaymentBackend, attempt: PaymentAttempt) -> Reconciled:
+    try:
+        confirmation = chosen.query(attempt)
+        if confirmation is not None and confirmation.reference != attempt.reference:
+            raise PaymentRefused("payment_unverified")
+    except PaymentRefused as exc:
+        log.warning("payment left open", reference=attempt.reference, code=exc.code)
+        # A cancelled attempt is asked again only while the gateway cannot be reached.
+        if attempt.state == AttemptState.OPEN or exc.code != "payment_unavailable":
+            _checked(attempt)
+        return Reconciled(attempt, LEFT_OPEN, exc.code)
+    _checked(attempt)
+    if confirmation is not None and confirmation.paid:
+        try:
+            settled = _judge(chosen, confirmation)
+        except DossierError as exc:  # another amount, a dossier that moved meanwhile
+            log.warning("paid payment left open", reference=attempt.reference, code=exc.code)
+            return Reconciled(attempt, LEFT_OPEN, exc.code)
+        log.info("payment reconciled", reference=attempt.reference, outcome=settled.outcome)
+        return Reconciled(attempt, settled.outcome)
+    known = "not_paid" if confirmation is not None else "unknown_to_gateway"
+    if attempt.state == AttemptState.CANCELLED:
+        return Reconciled(attempt, AttemptState.CANCELLED, known)  # replaced, and not paid
+    if _close_failed(chosen, attempt, reconciled=known):
+        log.info("payment closed as failed", reference=attempt.reference, gateway=known)
+        return Reconciled(attempt, FAILED, known)
+    # Settled or replaced meanwhile (a late callback, a new attempt): theirs stands.
+    attempt.refresh_from_db(fields=["state"])
+    return Reconciled(attempt, ALREADY, attempt.state)
+
+
+def _checked(attempt: PaymentAttempt) -> None:
+    """Note that the gateway was asked about the attempt now."""
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(checked_at=timezone.now())
+
+
+# --- Refunding money taken twice -----------------------------------------------------------
+
+
+def refund_surplus(attempt: PaymentAttempt, *, actor: Any) -> PaymentAttempt:
+    """Refund a ``surplus`` attempt through the gateway it was paid at, once; the
+    attempt as it is now (``refunded``). See the module's docstring.
+
+    Refused: ``refund_not_due`` (not a surplus: refunded already, or never paid
+    twice), ``refund_under_way``, ``refund_other_backend`` (paid through a backend
+    that is not the configured one), and the backend's ``payment_unavailable``,
+    ``payment_unverified``, ``refund_refused`` (recorded as the surplus's last error,
+    audited ``refund_failed``: it may be tried again)."""
+    chosen = backend()
+    attempt = PaymentAttempt.objects.select_related("payment__dossier").get(pk=attempt.pk)
+    if attempt.state != AttemptState.SURPLUS:
+        raise DossierConflict("refund_not_due")
+    if attempt.backend != chosen.name:
+        raise DossierConflict("refund_other_backend")
+    claimed_at = timezone.now()
+    claimed = (
+        PaymentAttempt.objects.filter(pk=attempt.pk, state=AttemptState.SURPLUS)
+        .filter(_unclaimed(claimed_at))
+        .update(refund_started_at=claimed_at)
+    )
+    if not claimed:
+        attempt.refresh_from_db()
+        code = "refund_under_way" if attempt.state == AttemptState.SURPLUS else "refund_not_due"
+        raise DossierConflict(code)
+    amount = attempt.payment.amount
+    dossier = attempt.payment.dossier
+    try:
+        # Outside any transaction: the gateway's answer must not hold a lock.
+        refund = chosen.refund(attempt, amount=amount, by=audit.actor_label(actor))
+    except PaymentRefused as exc:
+        with transaction.atomic():
+            PaymentAttempt.objects.filter(pk=attempt.pk, state=AttemptState.SURPLUS).update(
+                refund_started_at=None, refund_tried_at=timezone.now(), refund_error=exc.code
+            )
+            audit.record(
+                actor=actor,
+                action="refund_failed",
+                obj=dossier,
+                changes={
+                    "payment": attempt.payment_id,
+                    "reference": attempt.reference,
+                    "amount": amount,
+                    "code": exc.code,
+                    **{k: str(v) for k, v in exc.details.items()},
+                },
+                source=SOURCE,
+            )
+        log.warning("refund failed", code=dossier.code, reference=attempt.reference, error=exc.code)
+        raise
+    return _record_refund(
+        attempt,
+        actor=actor,
+        through=chosen.name,
+        reference=refund.reference,
+        amount=refund.amount,
+    )
+
+
+def mark_refunded(
+    attempt: PaymentAttempt, *, actor: Any, reference: str, note: str = ""
+) -> PaymentAttempt:
+    """An officer records a surplus refunded otherwise (a bank transfer, cash at the
+    counter) with its ``reference``; audited ``payment_refunded`` as one through the
+    gateway is. Refused: ``refund_reference_required``, ``refund_not_due``,
+    ``refund_under_way`` (the gateway is being asked: wait for its answer)."""
+    reference = reference.strip()
+    if not reference:
+        raise DossierConflict("refund_reference_required")
+    current = PaymentAttempt.objects.select_related("payment__dossier").get(pk=attempt.pk)
+    if current.state != AttemptState.SURPLUS:
+        raise DossierConflict("refund_not_due")
+    return _record_refund(
+        current,
+        actor=actor,
+        through=REFUNDED_OTHERWISE,
+        reference=reference[:100],
+        amount=current.payment.amount,
+        note=note.strip()[:500],
+    )
+
+
+def _unclaimed(now: dt.datetime) -> models.Q:
+    """No refund under way: never claimed, or a claim past its lease."""
+    return models.Q(refund_started_at__isnull=True) | models.Q(
+        refund_started_at__lt=now - REFUND_LEASE
+    )
+
+
+def _record_refund(
+    attempt: PaymentAttempt, *, actor: Any, through: str, reference: str, amount: int, note=""
+) -> PaymentAttempt:
+    """Record the refund once (the update is conditional on the surplus), audited, and
+    tell the applicant once it commits. One made otherwise is recorded only while no
+    refund is under way at the gateway."""
+    dossier = attempt.payment.dossier
+    user = actor if actor is not None and not isinstance(actor, str) else None
+    otherwise = through == REFUNDED_OTHERWISE
+    with transaction.atomic():
+        now = timezone.now()
+        still = PaymentAttempt.objects.filter(pk=attempt.pk, state=AttemptState.SURPLUS)
+        if otherwise:
+            still = still.filter(_unclaimed(now))
+        recorded = still.update(
+            state=AttemptState.REFUNDED,
+            refunded_at=now,
+            refunded_through=through,
+            refund_reference=reference,
+            refund_note=note,
+            refunded_by=user,
+            refund_started_at=None,
+            refund_error="",
+        )
+        changes = {
+            "payment": attempt.payment_id,
+            "reference": attempt.reference,
+            "amount": amount,
+            "through": through,
+            "refund": reference,
+        }
+        if note:
+            changes["note"] = note
+        if not recorded and otherwise:
+            state = PaymentAttempt.objects.filter(pk=attempt.pk).values_list("state", flat=True)
+            under_way = state.first() == AttemptState.SURPLUS
+            raise DossierConflict("refund_under_way" if under_way else "refund_not_due")
+        if not recorded:
+            # Refunded at the gateway, though recorded refunded meanwhile (a claim
+            # taken again after its lease): the money trail is kept all the same.
+            log.error("refund recorded twice", code=dossier.code, reference=attempt.reference)
+            changes["already_refunded"] = True
+        audit.record(
+            actor=actor, action="payment_refunded", obj=dossier, changes=changes, source=SOURCE
+        )
+        if recorded:
+            attempt.refresh_from_db()
+            notifications.notify_refund_on_commit(dossier, attempt)
+    log.info("payment refunded", code=dossier.code, reference=attempt.reference, through=through)
+    attempt.refresh_from_db()
+    if not recorded:
+        raise DossierConflict("refund_not_due")
+    return attempt
+
+
+def refundable(*, limit: int = 100):
+    """The surpluses the configured backend may refund now: not under way, the
+    oldest first."""
+    return (
+        PaymentAttempt.objects.select_related("payment__dossier")
+        .filter(state=AttemptState.SURPLUS, backend=backend().name)
+        .filter(_unclaimed(timezone.now()))
+        .order_by("closed_at", "id")[:limit]
+    )
+
+
+def refund_due(*, limit: int = 100) -> list[Refunded]:
+    """The housekeeping's refunds (``DOSSIERS_PAYMENT_AUTO_REFUND``): each surplus the
+    configured backend may refund, through the gateway, acting as ``HOUSEKEEPING``.
+    One that fails stays a surplus with its error, to try again next time."""
+    done = []
+    for attempt in refundable(limit=limit):
+        try:
+            refunded = refund_surplus(attempt, actor=HOUSEKEEPING)
+        except DossierError as exc:
+            done.append(Refunded(attempt, FAILED, exc.code))
+        else:
+            done.append(Refunded(refunded, REFUNDED, reference=refunded.refund_reference))
+    return done

@@ -116,6 +116,13 @@ ROUTES = {
     ),
     "backoffice:intake": ("/backoffice/{agency}/intake/", BACKOFFICE),
     "backoffice:intake-form": ("/backoffice/{agency}/intake/{procedure}/", BACKOFFICE),
+    # The agency's payments to refund: its one-stop officers'; the actions take POST.
+    "backoffice:refunds": ("/backoffice/{agency}/refunds/", BACKOFFICE),
+    "backoffice:refund": ("/backoffice/{agency}/refunds/1/refund/", {**BACKOFFICE, "lan": 405}),
+    "backoffice:refund-otherwise": (
+        "/backoffice/{agency}/refunds/1/otherwise/",
+        {**BACKOFFICE, "lan": 405},
+    ),
     "backoffice:receipt": ("/backoffice/{agency}/dossiers/{dossier}/receipt/", BACKOFFICE),
     "backoffice:attachment": (
         "/backoffice/{agency}/dossiers/{dossier}/files/{attachment}/",
@@ -427,6 +434,13 @@ POST_ROUTES = {
     "backoffice:queue": ("/backoffice/{agency}/", {**IN_AGENCY, "lan": 405}),
     "backoffice:intake": ("/backoffice/{agency}/intake/", {**IN_AGENCY, "lan": 405}),
     "backoffice:intake-form": ("/backoffice/{agency}/intake/{procedure}/", IN_AGENCY),
+    "backoffice:refunds": ("/backoffice/{agency}/refunds/", {**IN_AGENCY, "lan": 405}),
+    # The walk's dossier has no payment to refund: the officer finds none (404).
+    "backoffice:refund": ("/backoffice/{agency}/refunds/1/refund/", {**IN_AGENCY, "lan": 404}),
+    "backoffice:refund-otherwise": (
+        "/backoffice/{agency}/refunds/1/otherwise/",
+        {**IN_AGENCY, "lan": 404},
+    ),
     "backoffice:detail": ("/backoffice/{agency}/dossiers/{dossier}/", {**IN_AGENCY, "lan": 405}),
     "backoffice:receipt": (
         "/backoffice/{agency}/dossiers/{dossier}/receipt/",

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from lienthong.catalog.models import FieldKind, FormField, RequiredDocument
 from lienthong.catalog.tests.factories import ProcedureFactory
@@ -160,6 +161,19 @@ def submit(procedure, agency, applicant, **changes) -> Dossier:
         form_data=changes.pop("form_data", FORM),
         documents=changes.pop("documents", {birth_certificate(procedure).pk: [pdf()]}),
         **changes,
+    )
+
+
+def fee_asked(people, amount: int = 30_000) -> Dossier:
+    """Mai's dossier at Xanh, in processing, whose specialist asks a fee (status 6)."""
+    dossier = submit(people.procedure, people.xanh, people.mai)
+    dossier = put_in(dossier, Status.PROCESSING, accepted_at=timezone.now())
+    return services.request_payment(
+        actor=people.minh,
+        dossier=dossier,
+        expected_version=dossier.version,
+        amount=amount,
+        reason="Phí thẩm định",
     )
 
 

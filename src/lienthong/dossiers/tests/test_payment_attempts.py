@@ -9,13 +9,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core import signing
-from django.utils import timezone
 
 from lienthong.audit.models import AuditRecord
 from lienthong.dossiers import payments, services
 from lienthong.dossiers.errors import DossierConflict
 from lienthong.dossiers.models import AttemptState, Payment, PaymentAttempt, Status
-from lienthong.dossiers.tests.conftest import put_in, submit
+from lienthong.dossiers.tests.conftest import fee_asked
 
 pytestmark = pytest.mark.django_db
 
@@ -25,15 +24,7 @@ CALLBACK = "https://portal.test/dossiers/payments/console/callback/"
 
 @pytest.fixture
 def waiting(people):
-    dossier = submit(people.procedure, people.xanh, people.mai)
-    dossier = put_in(dossier, Status.PROCESSING, accepted_at=timezone.now())
-    return services.request_payment(
-        actor=people.minh,
-        dossier=dossier,
-        expected_version=dossier.version,
-        amount=30_000,
-        reason="Phí thẩm định",
-    )
+    return fee_asked(people)
 
 
 def begin(people, dossier):
