@@ -537,7 +537,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="measured time per page")
     parser.add_argument("--warm", type=float, default=3, help="unmeasured warm-up per page")
     parser.add_argument("--workers", type=int, default=2, help="granian workers")
-    parser.add_argument("--threads", type=int, default=4, help="granian threads per worker")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="granian threads per worker (lienthong serve's default)")
     parser.add_argument("--pages", default="healthz,search,lookup,mine,queue,submit",
                         help="comma-separated; empty to measure nothing")  # fmt: skip
     parser.add_argument("--cache-url", default="database",

@@ -138,3 +138,30 @@ def test_serve_runs_the_production_server_on_ipv4_and_ipv6(demo_data, host, fami
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "threads"),
+    [
+        ([], {}, "2"),  # the pages: Python's work, two threads per process
+        (["--exchange"], {}, "4"),  # the listener mostly waits on other systems
+        ([], {"LIENTHONG_THREADS": "6"}, "6"),
+        (["--threads", "3"], {"LIENTHONG_THREADS": "6"}, "3"),
+    ],
+)
+def test_serve_threads_per_worker(monkeypatch, args, env, threads):
+    from unittest import mock
+
+    from django.core.management import call_command
+
+    from lienthong.exchange import tls
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # `serve --exchange` marks its environment for the child: undone after the test.
+    monkeypatch.delenv("LIENTHONG_LISTENER", raising=False)
+    monkeypatch.setattr(tls, "granian_tls_argv", lambda: ["--ssl-certificate", "x"])
+    with mock.patch("os.execv") as execv:
+        call_command("serve", *args)
+    argv = execv.call_args.args[1]
+    assert argv[argv.index("--blocking-threads") + 1] == threads

@@ -32,6 +32,14 @@ def granian_argv(*, host: str, port: int, workers: int, threads: int) -> list[st
     ]
 
 
+# Threads per worker. The pages are Python's work: two threads share a process's
+# interpreter with the least contention (docs/performance.md, "Dossiers": p95 and CPU
+# per request both lower than with four). The exchange listener mostly waits (it
+# relays synchronous queries to the providers' systems): more threads there.
+PAGE_THREADS = 2
+LISTENER_THREADS = 4
+
+
 class Command(BaseCommand):
     help = "Serve the node (granian, WSGI). Static files are collected first in production."
 
@@ -43,7 +51,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--port", type=int, default=env_int("LIENTHONG_PORT", 8000))
         parser.add_argument("--workers", type=int, default=env_int("LIENTHONG_WORKERS", 2))
-        parser.add_argument("--threads", type=int, default=env_int("LIENTHONG_THREADS", 4))
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=None,
+            help=f"Threads per worker (LIENTHONG_THREADS; default {PAGE_THREADS}, and "
+            f"{LISTENER_THREADS} with --exchange).",
+        )
         parser.add_argument(
             "--exchange",
             action="store_true",
@@ -52,6 +66,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        if options["threads"] is None:
+            default = LISTENER_THREADS if options["exchange"] else PAGE_THREADS
+            options["threads"] = env_int("LIENTHONG_THREADS", default)
         if options["exchange"]:
             from lienthong.exchange import tls
 
