@@ -345,7 +345,8 @@ class _TestClientHttp:
         return response
 
 
-def in_process(page: str, data: dict, count: int, profile: bool = False) -> str:
+def in_process(page: str, data: dict, count: int, profile: bool = False, *,
+               sql: bool = False, callers: str = "") -> str:  # fmt: skip
     """CPU (time.process_time, robust to a busy machine) and queries per request of
     ``page``, as one client makes it, in this process."""
     from unittest import mock
@@ -362,7 +363,7 @@ def in_process(page: str, data: dict, count: int, profile: bool = False) -> str:
         call()
     # Read now: the next request empties the connection's query log.
     query_count = len(queries)
-    if os.environ.get("BENCH_SQL") == page:
+    if sql:
         for query in queries.captured_queries:
             print("   ", query["time"], query["sql"][:300])
     failed = 0
@@ -383,8 +384,8 @@ def in_process(page: str, data: dict, count: int, profile: bool = False) -> str:
         stats = pstats.Stats(profiler)
         stats.sort_stats("cumulative").print_stats(45)
         stats.sort_stats("tottime").print_stats(30)
-        if os.environ.get("BENCH_CALLERS"):
-            stats.print_callers(os.environ["BENCH_CALLERS"])
+        if callers:
+            stats.print_callers(callers)
     return f"CPU {cpu:5.1f} ms per request, {query_count} queries ({failed} failed)"
 
 
@@ -537,8 +538,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="measured time per page")
     parser.add_argument("--warm", type=float, default=3, help="unmeasured warm-up per page")
     parser.add_argument("--workers", type=int, default=2, help="granian workers")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="granian threads per worker (lienthong serve's default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="granian threads per worker (lienthong serve's default)",
+    )
     parser.add_argument("--pages", default="healthz,search,lookup,mine,queue,submit",
                         help="comma-separated; empty to measure nothing")  # fmt: skip
     parser.add_argument("--cache-url", default="database",
@@ -551,6 +556,18 @@ def main() -> None:
     parser.add_argument("--cprofile", default="", metavar="PAGE",
                         help="with --in-process: the top functions of this page's requests"
                         " (cProfile; its CPU figure then includes the profiler)")  # fmt: skip
+    parser.add_argument(
+        "--callers",
+        default="",
+        metavar="REGEX",
+        help="with --cprofile: who calls the functions matching REGEX",
+    )
+    parser.add_argument(
+        "--sql",
+        default="",
+        metavar="PAGE",
+        help="with --in-process: print the SQL of one request of this page",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     options = parser.parse_args()
 
@@ -611,7 +628,14 @@ def main() -> None:
         for page in pages:
             print(
                 f"  {page:<8} "
-                + in_process(page, data, options.in_process, page == options.cprofile)
+                + in_process(
+                    page,
+                    data,
+                    options.in_process,
+                    page == options.cprofile,
+                    sql=page == options.sql,
+                    callers=options.callers,
+                )
             )
     connection.close()
     if not pages or options.seconds <= 0:
