@@ -158,10 +158,10 @@ def test_serve_threads_per_worker(monkeypatch, args, env, threads):
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    # `serve --exchange` marks its environment for the child: undone after the test.
-    monkeypatch.delenv("LIENTHONG_LISTENER", raising=False)
     monkeypatch.setattr(tls, "granian_tls_argv", lambda: ["--ssl-certificate", "x"])
-    with mock.patch("os.execv") as execv:
+    # `serve --exchange` marks its environment for the child: restored after the call.
+    with mock.patch.dict(os.environ), mock.patch("os.execv") as execv:
         call_command("serve", *args)
+    assert "LIENTHONG_LISTENER" not in os.environ
     argv = execv.call_args.args[1]
     assert argv[argv.index("--blocking-threads") + 1] == threads

@@ -223,6 +223,12 @@ def walk(browser, base_url, office) -> None:
         assert_accessible(lan)
         dossier.refresh_from_db()
         assert dossier.status == Status.RESULT_RETURNED
+
+        # The agency's payments to refund (none here), linked from its queue.
+        lan.goto(f"/backoffice/{agency.identifier}/")
+        lan.locator(f"a[href$='/backoffice/{agency.identifier}/refunds/']").click()
+        lan.wait_for_url(f"**/backoffice/{agency.identifier}/refunds/")
+        assert_accessible(lan)
     finally:
         for context in contexts:
             context.close()
