@@ -95,6 +95,18 @@ def payments_refunded(
     )
 
 
+def taken_twice(dossier: Any) -> list[PaymentAttempt]:
+    """The dossier's online payments taken after its fee was paid otherwise: to refund,
+    or refunded (its page says which, with the refund's reference)."""
+    return list(
+        PaymentAttempt.objects.filter(
+            payment__dossier=dossier, state__in=(AttemptState.SURPLUS, AttemptState.REFUNDED)
+        )
+        .select_related("payment")
+        .order_by("closed_at", "id")
+    )
+
+
 def payment_to_refund(agency: Agency, attempt_id: int) -> PaymentAttempt | None:
     """One of the agency's payment attempts, refunded or to refund; None otherwise."""
     return (

@@ -358,6 +358,8 @@ def _detail(
         "receipt": receipt_available(),
         # Routed to another node's agency: shown here read-only (nobody here may act).
         "held_elsewhere": workflow.held_elsewhere(dossier),
+        "taken_twice": selectors.taken_twice(dossier),
+        "can_refund": has_role(request.user, agency, Role.ONE_STOP_OFFICER),
     }
     return render(request, "backoffice/detail.html", context, status=status)
 

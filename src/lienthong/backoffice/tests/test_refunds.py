@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from lienthong.audit.models import AuditRecord
 from lienthong.dossiers import payments, services
@@ -166,3 +167,27 @@ def test_a_post_without_the_csrf_token_is_refused(lan, xanh, surplus):
     strict.force_login(lan)
     assert strict.post(refund_url(xanh, surplus)).status_code == 403
     assert PaymentAttempt.objects.get(pk=surplus.pk).state == AttemptState.SURPLUS
+
+
+def test_the_dossier_page_says_a_second_payment_is_to_refund_then_refunded(
+    as_user, lan, minh, xanh, surplus
+):
+    detail = f"/backoffice/{xanh.identifier}/dossiers/{surplus.payment.dossier.code}/"
+    # The specialist is told too, without the link to a page that is not his.
+    specialist = as_user(minh)
+    specialist.cookies["lienthong_language"] = "en"
+    seen = specialist.get(detail).content.decode()
+    assert "A second payment of 30.000 VND was taken online (console," in seen
+    assert surplus.reference in seen and "To refund." in seen
+    assert f'href="{page(xanh)}"' not in seen
+
+    officer = as_user(lan)
+    before = officer.get(detail).content.decode()
+    assert "To refund." in before and f'href="{page(xanh)}"' in before
+
+    officer.post(refund_url(xanh, surplus))
+
+    after = officer.get(detail).content.decode()
+    refunded = PaymentAttempt.objects.get(pk=surplus.pk)
+    assert f"Refunded on {timezone.localtime(refunded.refunded_at):%d/%m/%Y}, reference" in after
+    assert refunded.refund_reference in after and "To refund." not in after
