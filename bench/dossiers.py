@@ -568,6 +568,9 @@ def main() -> None:
         metavar="PAGE",
         help="with --in-process: print the SQL of one request of this page",
     )
+    parser.add_argument("--hold", type=float, default=0, metavar="SECONDS",
+                        help="keep the server up this long before the pages run, for another"
+                        " load generator (the addresses and sessions are printed)")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true")
     options = parser.parse_args()
 
@@ -669,6 +672,8 @@ def main() -> None:
     )
     results = {}
     try:
+        if options.hold:
+            hold(base, data, options.hold)
         for page in pages:
             results[page] = figures = run_phase(
                 base, page, data, options.clients, options.seconds, options.warm, watch
@@ -697,6 +702,25 @@ def main() -> None:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
     finish(options)
+
+
+def hold(base: str, data: dict, seconds: float) -> None:
+    """Keep the server up for ``seconds`` before the pages run, for a load generator of
+    another kind (wrk, say) to measure the same pages from outside Python: print the
+    addresses and one signed-in session of each persona."""
+    from urllib.parse import quote
+
+    code, factor = data["lookups"][0]
+    print(
+        f"holding the server for {seconds:.0f} s at {base}\n"
+        f"  queue:  {base}/backoffice/{data['officer_agency']}/?queue=open"
+        f"  (cookie lienthong_session={data['officer_sessions'][0]})\n"
+        f"  mine:   {base}/dossiers/  (cookie lienthong_session={data['citizens'][0][0]})\n"
+        f"  search: {base}/procedures/?q={quote(SEARCHES[0])}\n"
+        f"  a look-up: code {code}, second factor {factor}",
+        flush=True,
+    )
+    time.sleep(seconds)
 
 
 def finish(options) -> None:
