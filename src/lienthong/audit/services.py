@@ -26,6 +26,14 @@ def actor_label(actor: Any) -> str:
     return actor.get_username()
 
 
+def actor_user(actor: Any) -> Any | None:
+    """The user who acted, for a foreign key; None for a system process named as a
+    string, or nobody."""
+    if actor is None or isinstance(actor, str) or not actor.pk:
+        return None
+    return actor
+
+
 def snapshot(instance: models.Model) -> dict[str, Any]:
     """The instance's concrete field values, JSON-ready, for before/after comparison."""
     return {key: _jsonable(value) for key, value in model_to_dict(instance).items()}
@@ -63,9 +71,8 @@ def record(
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)[:255]
     ctx = context.current()
-    user = actor if actor is not None and not isinstance(actor, str) else None
     return AuditRecord.objects.create(
-        actor=user if user is not None and user.pk else None,
+        actor=actor_user(actor),
         actor_label=actor_label(actor),
         action=action,
         object_type=object_type,

@@ -87,6 +87,7 @@ from lienthong.dossiers.models import (
     PaymentAttempt,
     Status,
 )
+from lienthong.dossiers.money import format_vnd
 from lienthong.exchange import attachments as exchange_files
 from lienthong.exchange import envelope as envelopes
 from lienthong.exchange import services as exchange
@@ -840,7 +841,7 @@ def relay_payment(
         actor_label=audit.actor_label(actor),
         agency=dossier.current_agency,
         step=dossier.step.position if dossier.step_id else None,
-        note=f"{payment.amount:,} VND".replace(",", "."),
+        note=f"{format_vnd(payment.amount)} VND",
     )
     audit.record(
         actor=actor,
@@ -909,7 +910,7 @@ def _apply_payment(message: InboundMessage) -> tuple[Dossier | None, str]:
                 reference=reference,
                 amount=int(data["amount"]),
                 receipt=str(data.get("receipt", ""))[:100],
-                note=f"{int(data['amount']):,} VND".replace(",", "."),
+                note=f"{format_vnd(data['amount'])} VND",
             )
     except DossierConflict as refused:
         _refuse(actor=actor, dossier=dossier, request=message, refused=refused)

@@ -43,6 +43,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from lienthong.catalog.statuses import status_text
+from lienthong.dossiers.money import format_vnd
 
 log = structlog.get_logger(__name__)
 
@@ -161,7 +162,7 @@ def payment_text(dossier) -> str:
     payment = dossier.payment_due
     if payment is None:
         return ""
-    amount = f"{payment.amount:,}".replace(",", ".")
+    amount = format_vnd(payment.amount)
     return _(
         "Amount to pay: %(amount)s VND (%(reason)s). Pay it online on your dossier's page, "
         "or at the agency's one-stop desk."
@@ -228,7 +229,7 @@ def notify_refund_on_commit(dossier, attempt) -> None:
     day, and the refund's reference, to find it on her statement."""
     with translation.override("vi"):
         subject = _("Dossier %(code)s") % {"code": dossier.code}
-        amount = f"{attempt.payment.amount:,}".replace(",", ".")
+        amount = format_vnd(attempt.payment.amount)
         refunded = _(
             "The second payment of %(amount)s VND for your dossier's fee, made after the fee "
             "had been paid, was refunded to you on %(date)s (reference %(reference)s)."

@@ -366,6 +366,13 @@ VNPAY_REFUND_ANSWER_FIELDS = (
 )  # fmt: skip
 
 
+def vnpay_amount(value: str) -> int:
+    """VNPAY's ``vnp_Amount`` (VND times 100) in đồng; -1 when it has hundredths (VND
+    has no cents: never an amount asked). ValueError when it is not a number."""
+    amount, cents = divmod(int(value), 100)
+    return amount if not cents else -1
+
+
 def vnpay_checksum(values: Mapping[str, Any], fields: tuple[str, ...], secret: str) -> str:
     """The ``vnp_SecureHash`` of VNPAY's merchant API: HMAC-SHA512 with the hash secret
     over the values of ``fields``, in that order, joined by ``|`` (an absent or null
@@ -475,13 +482,13 @@ class VnpayBackend(PaymentBackend):
         if fields.get("vnp_TmnCode") != self.tmn_code:
             raise PaymentRefused("payment_unverified")
         try:
-            amount, cents = divmod(int(fields["vnp_Amount"]), 100)
+            amount = vnpay_amount(fields["vnp_Amount"])
             reference = fields["vnp_TxnRef"]
         except (KeyError, ValueError) as exc:
             raise PaymentRefused("payment_unverified") from exc
         return Confirmation(
             reference=reference,
-            amount=amount if not cents else -1,  # VND has no cents: never the amount asked
+            amount=amount,
             receipt=fields.get("vnp_TransactionNo", ""),
             paid=fields.get("vnp_ResponseCode") == "00"
             and fields.get("vnp_TransactionStatus") == "00",
@@ -517,12 +524,12 @@ class VnpayBackend(PaymentBackend):
             )
             raise PaymentRefused("payment_query_refused", gateway_code=f"{code}/{status}")
         try:
-            amount, cents = divmod(int(answer.get("vnp_Amount", "")), 100)
+            amount = vnpay_amount(answer.get("vnp_Amount", ""))
         except ValueError as exc:
             raise PaymentRefused("payment_unverified") from exc
         return Confirmation(
             reference=attempt.reference,
-            amount=amount if not cents else -1,
+            amount=amount,
             receipt=answer.get("vnp_TransactionNo", ""),
             paid=status == "00",
         )
@@ -1065,7 +1072,7 @@ def _record_refund(
     tell the applicant once it commits. One made otherwise is recorded only while no
     refund is under way at the gateway."""
     dossier = attempt.payment.dossier
-    user = actor if actor is not None and not isinstance(actor, str) else None
+    user = audit.actor_user(actor)
     otherwise = through == REFUNDED_OTHERWISE
     with transaction.atomic():
         now = timezone.now()

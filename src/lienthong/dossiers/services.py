@@ -46,6 +46,7 @@ from lienthong.dossiers.models import (
     Status,
     SupplementRequest,
 )
+from lienthong.dossiers.money import format_vnd
 from lienthong.identity import numbers
 from lienthong.identity import services as identity
 from lienthong.identity.models import Account, AccountKind, Role
@@ -108,13 +109,9 @@ def _attach(
         media_type=blob.media_type,
         original_name=blob.original_name,
         path=blob.path,
-        uploaded_by=_user(actor),
+        uploaded_by=audit.actor_user(actor),
         **links,
     )
-
-
-def _user(actor: Any) -> Any:
-    return actor if actor is not None and not isinstance(actor, str) and actor.pk else None
 
 
 @transaction.atomic
@@ -346,7 +343,7 @@ def _event(
         action=action,
         status_from=status_from,
         status_to=dossier.status,
-        actor=_user(actor),
+        actor=audit.actor_user(actor),
         actor_label=audit.actor_label(actor),
         agency=agency or dossier.current_agency,
         step=step if step is not None else (dossier.step.position if dossier.step_id else None),
@@ -602,7 +599,7 @@ def request_supplement(
         SupplementRequest.objects.create(
             dossier=current,
             requested_at=now,
-            requested_by=_user(actor),
+            requested_by=audit.actor_user(actor),
             reason=reason,
             resume_status=current.status,
         )
@@ -732,7 +729,7 @@ def request_payment(
             amount=amount,
             reason=reason.strip(),
             requested_at=now,
-            requested_by=_user(actor),
+            requested_by=audit.actor_user(actor),
         )
         return {}
 
@@ -745,11 +742,6 @@ def request_payment(
         expected_version=expected_version,
         before=open_payment,
     )
-
-
-def format_vnd(amount: int) -> str:
-    """150000 -> "150.000" (the Vietnamese thousands separator)."""
-    return f"{amount:,}".replace(",", ".")
 
 
 def record_payment(
@@ -791,7 +783,7 @@ def record_payment(
                 payment.reference = reference
             payment.receipt = receipt
             payment.paid_at = now
-            payment.recorded_by = _user(actor)
+            payment.recorded_by = audit.actor_user(actor)
             payment.save(
                 update_fields=["backend", "reference", "receipt", "paid_at", "recorded_by"]
             )

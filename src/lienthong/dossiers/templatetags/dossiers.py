@@ -13,6 +13,7 @@ import datetime as dt
 from django import template
 from django.utils import timezone
 
+from lienthong.dossiers.money import format_vnd
 from lienthong.dossiers.selectors import status_labels
 
 register = template.Library()
@@ -47,4 +48,4 @@ def vnd(value: int | None) -> str:
     """An amount of đồng with the Vietnamese thousands separator: 150000 -> 150.000."""
     if value is None or value == "":
         return ""
-    return f"{int(value):,}".replace(",", ".")
+    return format_vnd(value)
